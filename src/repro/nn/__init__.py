@@ -1,0 +1,1 @@
+"""Models, including batched models that train many sweep points at once."""

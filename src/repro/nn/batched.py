@@ -1,0 +1,90 @@
+"""Many independent same-shape MLPs as one module, so a sweep's points train in one pass.
+
+Weights have a leading model axis, `[B, fan_in, fan_out]`, and the forward pass is a batched
+matmul. Model b is initialised from its own generator seed, exactly as `torch.nn.Linear` would be
+(uniform in ±1/sqrt(fan_in), or a named scheme), so a model's numbers depend only on its seed and
+never on which other models share the batch.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import torch
+from torch import nn
+
+ACTIVATIONS = {"tanh": torch.tanh, "relu": torch.relu, "identity": lambda x: x}
+
+
+def init_linear(gen: torch.Generator, fan_in: int, fan_out: int, scheme: str, bias: bool):
+    """One layer's (weight [fan_in, fan_out], bias [fan_out] or None) from `gen`.
+
+    torch_default: what nn.Linear does (kaiming_uniform with a=sqrt(5), i.e. U(±1/sqrt(fan_in)),
+    and the bias U(±1/sqrt(fan_in))). normal: N(0, 1/fan_in) weights and zero biases (the NTK-style
+    initialisation of Basri et al.). The weight is drawn as nn.Linear's [fan_out, fan_in] then transposed.
+    """
+    bound = 1.0 / math.sqrt(fan_in)
+    if scheme == "torch_default":
+        w = (torch.rand(fan_out, fan_in, generator=gen) * 2 - 1) * bound
+        b = (torch.rand(fan_out, generator=gen) * 2 - 1) * bound if bias else None
+    elif scheme == "glorot_uniform":  # Keras' default (Xu et al.'s code): weights U(±sqrt(6/(in+out))), zero bias
+        limit = math.sqrt(6.0 / (fan_in + fan_out))
+        w = (torch.rand(fan_out, fan_in, generator=gen) * 2 - 1) * limit
+        b = torch.zeros(fan_out) if bias else None
+    elif scheme == "normal":
+        w = torch.randn(fan_out, fan_in, generator=gen) * bound
+        b = torch.zeros(fan_out) if bias else None
+    else:
+        raise ValueError(f"unknown init scheme {scheme!r}; valid: torch_default, glorot_uniform, normal")
+    return w.t().contiguous(), b
+
+
+class BatchedMLP(nn.Module):
+    """B independent MLPs with layer sizes `sizes` (input first), one activation between layers.
+
+    forward(x): x is [n, in] (shared by all models) or [B, n, in]; returns [B, n, out].
+    """
+
+    def __init__(self, seeds: Sequence[int], sizes: Sequence[int], activation: str | Sequence[str],
+                 *, bias: bool = True, init: str = "torch_default", dtype=torch.float32):
+        super().__init__()
+        self.sizes, self.n_models = list(sizes), len(seeds)
+        acts = [activation] * self.n_models if isinstance(activation, str) else list(activation)
+        unknown = set(acts) - set(ACTIVATIONS)
+        if unknown:
+            raise ValueError(f"unknown activation {sorted(unknown)}; valid: {', '.join(ACTIVATIONS)}")
+        if len(acts) != self.n_models:
+            raise ValueError("one activation per model (or one for all) is required")
+        self.activations = acts
+        self.weights, self.biases = nn.ParameterList(), nn.ParameterList()
+        layers = [[] for _ in self.sizes[1:]]
+        for seed in seeds:
+            gen = torch.Generator().manual_seed(int(seed))
+            for i, (a, b) in enumerate(zip(self.sizes[:-1], self.sizes[1:])):
+                layers[i].append(init_linear(gen, a, b, init, bias))
+        for layer in layers:
+            self.weights.append(nn.Parameter(torch.stack([w for w, _ in layer]).to(dtype)))
+            if bias:
+                self.biases.append(nn.Parameter(torch.stack([b for _, b in layer]).to(dtype)))
+        self.bias = bias
+        # models grouped by activation, so a mixed batch applies each nonlinearity once
+        self._groups = {a: torch.tensor([i for i, x in enumerate(acts) if x == a]) for a in set(acts)}
+
+    def _act(self, h: torch.Tensor) -> torch.Tensor:
+        if len(self._groups) == 1:
+            return ACTIVATIONS[self.activations[0]](h)
+        out = torch.empty_like(h)
+        for name, idx in self._groups.items():
+            idx = idx.to(h.device)
+            out[idx] = ACTIVATIONS[name](h[idx])
+        return out
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = x.expand(self.n_models, *x.shape) if x.dim() == 2 else x
+        last = len(self.weights) - 1
+        for i, w in enumerate(self.weights):
+            h = torch.baddbmm(self.biases[i].unsqueeze(1), h, w) if self.bias else torch.bmm(h, w)
+            if i < last:
+                h = self._act(h)
+        return h

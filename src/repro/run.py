@@ -1,0 +1,99 @@
+"""Run shards of an experiment and write their outputs.
+
+`run(cfg)` runs one shard (or every shard) of a validated config. Each shard writes, atomically,
+into its own directory: the tidy table, the frozen resolved config, and provenance.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from repro import config as config_mod
+from repro.io import provenance, write_json, write_table, write_text
+from repro.tracking import Tracker, tracker
+from repro.train import pick_device
+
+TABLE, FROZEN_CONFIG, PROVENANCE = "table.csv", "config.yaml", "provenance.json"
+
+
+def shard_dir(scale: str, experiment: str, shard: str, root: str | Path = "results") -> Path:
+    return Path(root) / scale / experiment / shard
+
+
+@dataclass
+class ShardContext:
+    """What an experiment's `run_shard` gets: the config, its shard, seeds, device and tracker."""
+
+    cfg: config_mod.RunConfig
+    shard: str
+    device: torch.device
+    tracker: Tracker
+
+    @property
+    def exp(self):
+        return self.cfg.experiment
+
+    @property
+    def seeds(self) -> list[int]:
+        return self.cfg.seeds
+
+    @property
+    def data_dir(self) -> str:
+        return self.cfg.data_dir
+
+    def label(self, *parts) -> str:
+        return "/".join([self.exp.name, self.shard, *map(str, parts)])
+
+
+def run(cfg: config_mod.RunConfig) -> list[Path]:
+    """Run the shard named in cfg.shard, or all shards in turn; return their output dirs."""
+    module = config_mod.experiment_module(cfg.experiment.name)
+    names = [cfg.shard] if cfg.shard else list(module.shards(cfg.experiment))
+    if cfg.out and len(names) > 1:
+        raise config_mod.ConfigError("out= needs shard= (one output dir per shard)")
+    return [run_shard(cfg, module, name) for name in names]
+
+
+def run_shard(cfg: config_mod.RunConfig, module, shard: str) -> Path:
+    cfg = dataclasses.replace(cfg, shard=shard)
+    out = Path(cfg.out) if cfg.out else shard_dir(cfg.scale.name, cfg.experiment.name, shard)
+    torch.set_num_threads(cfg.scale.threads)
+    device = pick_device(cfg.scale.device)
+    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    t0 = time.perf_counter()
+    frozen = config_mod.to_dict(cfg)
+    print(f"[{cfg.experiment.name}/{shard}] scale={cfg.scale.name} seeds={cfg.seeds} device={device}", flush=True)
+    with tracker(cfg.tracking.mode, project=cfg.tracking.project, directory=cfg.tracking.dir,
+                 name=f"{cfg.scale.name}-{cfg.experiment.name}-{shard}",
+                 group=f"{cfg.scale.name}-{cfg.experiment.name}", config=frozen) as track:
+        table = module.run_shard(ShardContext(cfg, shard, device, track))
+        wall = time.perf_counter() - t0
+        track.summary({"wall_time_s": wall, "rows": len(table)})
+    check_tidy(table, f"{cfg.experiment.name}/{shard}")
+    table.insert(0, "shard", shard)
+    write_text(out / FROZEN_CONFIG, config_mod.to_yaml(cfg))
+    write_json(out / PROVENANCE, provenance(device=str(device), seeds=cfg.seeds, wall_time_s=wall, started=started))
+    write_table(out / TABLE, table)  # last: its presence means the shard is complete
+    print(f"[{cfg.experiment.name}/{shard}] wrote {out} ({len(table)} rows) in {wall:.1f}s", flush=True)
+    return out
+
+
+TIDY_COLUMNS = ("seed", "step", "metric", "value")
+
+
+def check_tidy(table: pd.DataFrame, label: str) -> None:
+    """A shard's table must be tidy: one row per point × seed × step × metric, finite values."""
+    missing = [c for c in TIDY_COLUMNS if c not in table.columns]
+    if missing:
+        raise RuntimeError(f"[{label}] table lacks tidy column(s) {missing}")
+    keys = [c for c in table.columns if c != "value"]
+    dup = table.duplicated(subset=keys)
+    if dup.any():
+        raise RuntimeError(f"[{label}] table has {int(dup.sum())} duplicate rows for the same point/seed/step/metric")

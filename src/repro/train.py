@@ -1,0 +1,107 @@
+"""The one training loop.
+
+It trains a *batch* of independent models at once: `losses()` returns one loss per model, and the
+loop steps on their sum. Because the models share no parameters, the gradient of the sum with
+respect to one model's parameters is that model's own gradient, and element-wise optimizers (SGD,
+Adam) keep per-parameter state, so each model trains exactly as it would alone.
+
+It prints progress (step, loss, rate) to stdout, which Snakemake sends to the job's log, and stops
+at the step where any model's loss stops being finite.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import torch
+
+
+class Diverged(RuntimeError):
+    """A loss became NaN or inf. The message names the models (points) and the step."""
+
+    def __init__(self, label: str, step: int, models: Sequence[str]):
+        self.step, self.models = step, list(models)
+        super().__init__(
+            f"[{label}] loss is not finite at step {step} for {', '.join(self.models)}; "
+            "likely cause: learning rate too large for this model/scale (lower it in conf/)."
+        )
+
+
+@dataclass
+class Progress:
+    """Prints a line at most every `every_s` seconds, and on the last step."""
+
+    label: str
+    total: int
+    every_s: float = 5.0
+
+    def __post_init__(self) -> None:
+        self.start = self.last = time.perf_counter()
+
+    def __call__(self, step: int, losses: torch.Tensor) -> None:
+        now = time.perf_counter()
+        if now - self.last < self.every_s and step != self.total:
+            return
+        self.last = now
+        rate = step / max(now - self.start, 1e-9)
+        med = losses.detach().median().item()
+        print(f"[{self.label}] step {step}/{self.total}  loss median {med:.4g} "
+              f"max {losses.detach().max().item():.4g}  {rate:.0f} steps/s", flush=True)
+
+
+def train(
+    params: Sequence[torch.nn.Parameter],
+    losses: Callable[[], torch.Tensor],
+    *,
+    steps: int,
+    optimizer: Callable[[Sequence[torch.nn.Parameter]], torch.optim.Optimizer],
+    record: Callable[[int], None] | None = None,
+    record_steps: Sequence[int] = (),
+    label: str = "train",
+    model_names: Sequence[str] | None = None,
+    progress_every_s: float = 5.0,
+) -> None:
+    """Run `steps` optimizer steps on `losses().sum()`.
+
+    `record(step)` is called (under no_grad) before the first step and after every step listed in
+    `record_steps` (step s means "after s updates"). Raises `Diverged` at the first non-finite loss.
+    """
+    opt = optimizer(list(params))
+    wanted = set(int(s) for s in record_steps)
+    progress = Progress(label, steps, progress_every_s)
+    if record is not None and 0 in wanted:
+        with torch.no_grad():
+            record(0)
+    for step in range(1, steps + 1):
+        opt.zero_grad(set_to_none=True)
+        loss = losses()
+        bad = ~torch.isfinite(loss.detach())
+        if bad.any():
+            names = model_names or [f"model {i}" for i in range(loss.numel())]
+            raise Diverged(label, step, [names[i] for i in bad.nonzero().flatten().tolist()])
+        loss.sum().backward()
+        opt.step()
+        progress(step, loss)
+        if record is not None and step in wanted:
+            with torch.no_grad():
+                record(step)
+
+
+def log_spaced_steps(total: int, n: int, dense_until: int = 0) -> list[int]:
+    """About `n` record steps from 0 to `total`, log-spaced, plus every step up to `dense_until`."""
+    steps = {0, total, *range(min(dense_until, total) + 1)}
+    if total > 0 and n > 0:
+        steps.update(int(round(x)) for x in torch.logspace(0, math.log10(total), n).tolist())
+    return sorted(s for s in steps if 0 <= s <= total)
+
+
+def pick_device(requested: str) -> torch.device:
+    """`auto` means cuda when available, else cpu. Asking for cuda without one is an error."""
+    if requested == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("scale.device=cuda but no CUDA device is available; use scale.device=auto or cpu")
+    return torch.device(requested)
