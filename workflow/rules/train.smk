@@ -1,0 +1,35 @@
+# One job per shard: `python -m repro experiment=E scale=S shard=X` writes
+# results/S/E/X/{config.yaml,provenance.json,table.csv} (table.csv last, atomically).
+#
+# params.digest is the digest of exactly the config the shard depends on: with Snakemake's params
+# rerun trigger, changing one value reruns only the shards it reaches.  The rule is named
+# train_gpu when the scale asks for a GPU (so a cluster profile can send it to a GPU partition
+# with set-resources), train_cpu otherwise.  Checkpoints of a killed job live beside the outputs
+# and are never declared, so Snakemake does not delete them.
+
+
+rule train:
+    name:
+        "train_gpu" if GPU else "train_cpu"
+    input:
+        lambda wildcards: [path for _family, _params, path in shard(wildcards).data],
+    output:
+        table="results/{scale}/{experiment}/{shard}/table.csv",
+        config="results/{scale}/{experiment}/{shard}/config.yaml",
+        provenance="results/{scale}/{experiment}/{shard}/provenance.json",
+    params:
+        digest=lambda wildcards: shard(wildcards).digest,
+    log:
+        "results/{scale}/{experiment}/logs/{shard}.log",
+    benchmark:
+        "results/{scale}/{experiment}/benchmarks/{shard}.tsv"
+    threads: lambda wildcards: shard(wildcards).threads
+    resources:
+        mem_mb=lambda wildcards: shard(wildcards).mem_mb,
+        runtime=lambda wildcards: shard(wildcards).runtime_min,
+        **GPU_RESOURCES,
+    conda:
+        "../../environment.yml"
+    shell:
+        "python -m repro experiment={wildcards.experiment} scale={wildcards.scale} shard={wildcards.shard}"
+        " tracking=${{REPRO_TRACKING:-offline}} > {log} 2>&1"
