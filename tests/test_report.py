@@ -1,0 +1,169 @@
+"""repro.report: one self-contained HTML page from aggregated smoke results."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import shutil
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from repro.aggregate import aggregate
+from repro.config import compose
+from repro.experiments import f_principle
+from repro.report import __main__ as report_cli
+from repro.report.html import ReportError, build, inline_svg
+from repro.run import run
+
+EXP, SCALE = "f_principle", "smoke"
+
+
+@pytest.fixture(scope="module")
+def aggregated(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("smoke")
+    with contextlib.chdir(root):
+        run(compose([f"experiment={EXP}", f"scale={SCALE}", "tracking=disabled", f"data_dir={root}/data"]))
+        aggregate(SCALE, EXP)
+    return root
+
+
+@pytest.fixture
+def work(aggregated, tmp_path, monkeypatch) -> Path:
+    shutil.copytree(aggregated / "results", tmp_path / "results")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+class _Collect(HTMLParser):
+    """Every tag with its attributes, to check resource references and nesting."""
+
+    def __init__(self):
+        super().__init__()
+        self.attrs: list[tuple[str, str, str]] = []
+        self.tags: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        self.attrs += [(tag, k, v or "") for k, v in attrs]
+
+
+def _render(work: Path) -> str:
+    out = work / "reports" / SCALE / "index.html"
+    assert report_cli.main(["--scale", SCALE, "--experiments", EXP, "--out", str(out)]) == 0
+    return out.read_text()
+
+
+def test_report_is_self_contained_and_complete(work):
+    html = _render(work)
+    claims = json.loads((work / "results" / SCALE / EXP / "claims.json").read_text())
+    captions = json.loads((work / "results" / SCALE / EXP / "figures" / "captions.json").read_text())
+
+    # every claim appears in the overview and in its card, each time with a badge of its status
+    for claim in f_principle.CLAIMS:
+        status = next(c["status"] for c in claims if c["id"] == claim.id)
+        row = re.search(rf'<tr>\s*<td><span class="badge (\w+)">([^<]+)</span></td>\s*<td class="key">'
+                        rf'<a href="#claim-{EXP}-{re.escape(claim.id)}"><b>{re.escape(claim.id)}</b>', html)
+        assert row, claim.id
+        assert row.group(2) == status and row.group(1) == {"reproduced": "ok", "not reproduced": "fail"}.get(
+            status, "unsure")
+        card = re.search(rf'id="claim-{EXP}-{re.escape(claim.id)}">\s*<h4><span class="badge \w+">{status}</span>'
+                         rf" {re.escape(claim.id)}</h4>", html)
+        assert card, claim.id
+    for needle in ("How to read this report", "Decision rule", "Differs from the paper, and why", "Runtime",
+                   "Provenance", "no reason stated", "smoke test only", "torch"):
+        assert needle in html, needle
+
+    # the figures are inline SVG, one per caption, with their captions
+    assert html.count("<svg") == len(captions["order"]) >= 3
+    for name in captions["order"]:
+        assert f'id="fig-{EXP}-{name}"' in html
+    assert "<img" not in html and "<?xml" not in html
+
+    # nothing is fetched from the network: no http(s) or protocol-relative src/href, no @import/url(http)
+    parser = _Collect()
+    parser.feed(html)
+    refs = [(t, k, v) for t, k, v in parser.attrs if k in ("src", "href", "xlink:href", "data", "action")]
+    assert refs, "expected internal links"
+    bad = [r for r in refs if re.match(r"\s*(https?:|//|ftp:)", r[2], re.I)]
+    assert bad == []
+    assert not re.search(r"https?://", html)  # not even namespace URLs: inline SVG needs none
+    assert "<script" not in html and "<link" not in html
+    assert all(v.startswith(("#", "data:")) for t, k, v in refs)  # in-page anchors and embedded images only
+
+    # ids are unique on the page (the SVGs' ids are prefixed per figure)
+    ids = [v for _, k, v in parser.attrs if k == "id"]
+    assert len(ids) == len(set(ids))
+
+
+def test_report_is_deterministic(work):
+    first = _render(work)
+    second = _render(work)
+    assert first == second
+
+
+def test_verdict_badges_by_status(work):
+    path = work / "results" / SCALE / EXP / "claims.json"
+    claims = json.loads(path.read_text())
+    claims[0]["status"], claims[1]["status"] = "reproduced", "not reproduced"
+    path.write_text(json.dumps(claims))
+    html = _render(work)
+    assert '<span class="badge ok">1 reproduced</span>' in html
+    assert '<span class="badge fail">1 not reproduced</span>' in html
+    assert f'<span class="badge unsure">{len(claims) - 2} inconclusive</span>' in html
+    assert f'<div class="claim ok" id="claim-{EXP}-{claims[0]["id"]}">' in html
+    assert f'<div class="claim fail" id="claim-{EXP}-{claims[1]["id"]}">' in html
+
+
+def test_missing_results_dir_gives_clear_error_and_no_output(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "reports" / SCALE / "index.html"
+    rc = report_cli.main(["--scale", SCALE, "--experiments", EXP, "--out", str(out), "--results", "nowhere"])
+    assert rc != 0
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and "nowhere" in err and "Traceback" not in err
+    assert not out.exists()
+    assert not (tmp_path / "reports").exists() or not any((tmp_path / "reports").rglob("*.*"))
+
+
+def test_missing_experiment_results_leave_no_partial_page(work, capsys):
+    out = work / "reports" / SCALE / "index.html"
+    (work / "results" / SCALE / EXP / "claims.json").unlink()
+    rc = report_cli.main(["--scale", SCALE, "--experiments", EXP, "--out", str(out)])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "claims.json" in err and "repro.aggregate" in err
+    assert not out.exists()
+    assert not list((work / "reports").rglob(".*.tmp")) if (work / "reports").exists() else True
+
+
+def test_existing_page_survives_a_failed_build(work):
+    out = work / "reports" / SCALE / "index.html"
+    good = _render(work)
+    with pytest.raises(ReportError, match="does not exist"):
+        build(SCALE, [EXP, "f_principle_missing"], out)  # second experiment has no results
+    assert out.read_text() == good
+
+
+def test_bad_status_is_rejected(work):
+    path = work / "results" / SCALE / EXP / "claims.json"
+    claims = json.loads(path.read_text())
+    claims[0]["status"] = "sort of"
+    path.write_text(json.dumps(claims))
+    with pytest.raises(ReportError, match="sort of"):
+        build(SCALE, [EXP], work / "index.html")
+
+
+def test_inline_svg_strips_prolog_and_prefixes_ids():
+    svg = ('<?xml version="1.0" encoding="utf-8" standalone="no"?>\n'
+           '<!DOCTYPE svg PUBLIC "-//W3C//DTD SVG 1.1//EN" "http://www.w3.org/Graphics/SVG/1.1/DTD/svg11.dtd">\n'
+           '<svg xmlns:xlink="http://www.w3.org/1999/xlink" width="360pt" height="180pt" viewBox="0 0 360 180" '
+           'xmlns="http://www.w3.org/2000/svg" version="1.1">\n <metadata><rdf:RDF>http://x</rdf:RDF></metadata>\n'
+           ' <defs><path id="m1" d="M0 0"/><clipPath id="p2"><rect/></clipPath></defs>\n'
+           ' <use xlink:href="#m1" clip-path="url(#p2)"/>\n</svg>\n')
+    out = str(inline_svg(svg, prefix="e-f0-"))
+    assert out.startswith("<svg") and "http" not in out and "metadata" not in out
+    assert 'id="e-f0-m1"' in out and 'xlink:href="#e-f0-m1"' in out and 'url(#e-f0-p2)' in out
+    assert 'style="width:100%;max-width:480px;height:auto"' in out and 'viewBox="0 0 360 180"' in out
