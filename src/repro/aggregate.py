@@ -264,7 +264,7 @@ def evaluate_claims(module, table: pd.DataFrame, cfg, experiment: str, scale: st
     for claim in module.CLAIMS:
         try:
             result = claim.evaluate(table, cfg)
-        except Exception as e:  # a bug in a check: shown as inconclusive and loudly, never as a pass
+        except Exception as e:  # noqa: BLE001  a bug in a check: inconclusive and loud, never a pass
             print(f"warning: claim {claim.id}: check raised {type(e).__name__}: {e}", file=sys.stderr)
             result = {"id": claim.id, "statement": claim.statement, "source": claim.source,
                       "paper_value": claim.paper_value, "rule": claim.rule, "status": "inconclusive",

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import matplotlib
 
 matplotlib.use("Agg")  # headless: jobs and tests have no display
-import matplotlib.pyplot as plt  # noqa: E402
-import seaborn as sns  # noqa: E402
+import matplotlib.pyplot as plt
+import seaborn as sns
 
 
 @dataclass
