@@ -1,11 +1,11 @@
 # Reads the Snakemake config and builds the plan (experiment × scale → shards) at parse time.
 #
-# Everything a rule needs about a shard (its digest, data files, threads, memory, GPU) comes from
+# Everything the rules need to know about a shard (its digest, data files, threads, memory, GPU) comes from
 # `repro.plan.plan`, so the Hydra config in conf/ is the single source of truth.  A bad --config
 # (unknown key or scale: the schema; unknown experiment: here) stops the workflow before any job runs.
 #
-# Every rule names environment.yml as its conda environment: it documents the software (and keeps
-# `snakemake --lint` clean). Rules run in the environment snakemake itself runs in, where
+# All rules name environment.yml as their conda environment, which documents the software (and
+# keeps `snakemake --lint` clean). Rules run in the environment snakemake itself runs in, where
 # `pip install -e ".[test]"` put repro; the file's pip section installs this checkout editable,
 # which works with `conda env create -f environment.yml`, not with `--sdm conda`.
 import os
