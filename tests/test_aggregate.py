@@ -170,5 +170,12 @@ def test_deviation_rows_group_under_stated_key():
     assert "fp2.data.seed" not in rows
 
 
+def test_shard_file_names_match_run():
+    import repro.run
+
+    assert (agg.TABLE, agg.FROZEN_CONFIG, agg.PROVENANCE) == (repro.run.TABLE, repro.run.FROZEN_CONFIG,
+                                                              repro.run.PROVENANCE)
+
+
 def test_flatten():
     assert agg.flatten({"a": {"b": 1, "c": [1, 2]}, "d": {}}) == {"a.b": 1, "a.c": [1, 2], "d": {}}

@@ -29,8 +29,10 @@ import yaml
 
 from repro import config as config_mod
 from repro.io import read_table, save_figure, write_json, write_table
-from repro.run import FROZEN_CONFIG, PROVENANCE, TABLE
 
+# a shard's files, as repro.run writes them (not imported from there: it pulls in torch, and the
+# report, which reads the names below, needs none)
+TABLE, FROZEN_CONFIG, PROVENANCE = "table.csv", "config.yaml", "provenance.json"
 CLAIMS_JSON, SUMMARY_JSON, FIGURES_DIR, CAPTIONS_JSON = "claims.json", "summary.json", "figures", "captions.json"
 # keys of a frozen config that legitimately differ between the shards of one experiment
 PER_SHARD_KEYS = ("shard", "out", "tracking", "experiment.deviations")

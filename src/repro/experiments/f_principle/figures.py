@@ -74,12 +74,15 @@ def fp1_heatmap(table: pd.DataFrame, cfg) -> Figure | None:
         med = g.pivot_table(index=["peak", "freq"], columns="step", values="value", aggfunc="median").sort_index()
         steps = med.columns.to_numpy()
         ncols = len(steps)
-        mesh = ax.pcolormesh(np.arange(ncols + 1), np.arange(len(med) + 1),
-                             np.clip(med.to_numpy(dtype=float), norm.vmin, norm.vmax),
-                             cmap="RdBu_r", norm=norm, edgecolors="white", linewidth=0.3)
+        # an image (embedded raster) rather than a mesh of paths: no seams between cells in the SVG
+        mesh = ax.imshow(np.clip(med.to_numpy(dtype=float), norm.vmin, norm.vmax), cmap="RdBu_r", norm=norm,
+                         aspect="auto", interpolation="none", origin="upper",
+                         extent=(0, ncols, len(med), 0))
+        for r in range(1, len(med)):
+            ax.axhline(r, color="white", lw=1.5)
         ax.set_yticks(np.arange(len(med)) + 0.5,
                       [f"peak {int(p)} (bin {int(f)})" for p, f in med.index])
-        ax.invert_yaxis()  # low frequency on top
+        ax.set_ylim(len(med), 0)  # low frequency on top
         ticks = sorted(set(np.linspace(0, ncols - 1, min(ncols, 6)).round().astype(int)))
         ax.set_xticks(np.asarray(ticks) + 0.5, [f"{int(steps[i])}" for i in ticks])
         ax.set_xlabel("training step (log-spaced records)")
@@ -122,7 +125,9 @@ def fp2_errors(table: pd.DataFrame, cfg) -> Figure | None:
     deltas = sorted(e["delta"].dropna().unique())
     if not deltas:
         return None
-    fig, axes = plt.subplots(1, len(deltas), figsize=(3.2 * len(deltas) + 0.4, 2.9), squeeze=False,
+    ncol = min(3, len(deltas))
+    nrow = -(-len(deltas) // ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(3.3 * ncol + 0.4, 2.7 * nrow + 0.2), squeeze=False,
                              sharey=True, constrained_layout=True)
     for ax, d in zip(axes.flat, deltas):
         g = e[e["delta"] == d]
@@ -140,7 +145,10 @@ def fp2_errors(table: pd.DataFrame, cfg) -> Figure | None:
         if d in share.index:
             title += f"  (low part: {share[d]:.0%} of energy)"
         ax.set_title(title)
-    axes.flat[0].set_ylabel("relative error")
+    for ax in list(axes.flat)[len(deltas):]:
+        ax.set_visible(False)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("relative error")
     axes.flat[0].set_ylim(bottom=0)
     axes.flat[0].legend(loc="best", frameon=True)
     n_seeds = e["seed"].nunique()
