@@ -21,7 +21,6 @@ import argparse
 import json
 import math
 import sys
-import types
 from pathlib import Path
 
 import pandas as pd
@@ -276,19 +275,8 @@ def evaluate_claims(module, table: pd.DataFrame, cfg, experiment: str, scale: st
     return out
 
 
-def figures_hook(module):
-    """The experiment's `figures(table, cfg)`. In a package whose hook imports a submodule named
-    `figures`, the import rebinds the package attribute to that submodule after the first call; then
-    its `all_figures` is the hook."""
-    hook = getattr(module, "figures", None)
-    if isinstance(hook, types.ModuleType):
-        hook = getattr(hook, "all_figures", None)
-    return hook
-
-
 def render_figures(module, table: pd.DataFrame, cfg, out_dir: Path) -> dict[str, str]:
-    hook = figures_hook(module)
-    figs = hook(table, cfg) if hook is not None else []
+    figs = module.figures(table, cfg)
     captions: dict[str, str] = {}
     for f in figs:
         if f.name in captions:

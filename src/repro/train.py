@@ -63,11 +63,14 @@ def train(
     label: str = "train",
     model_names: Sequence[str] | None = None,
     progress_every_s: float = 5.0,
-) -> None:
+    stop: Callable[[], bool] | None = None,
+) -> int:
     """Run `steps` optimizer steps on `losses().sum()`.
 
     `record(step)` is called (under no_grad) before the first step and after every step listed in
     `record_steps` (step s means "after s updates"). Raises `Diverged` at the first non-finite loss.
+    `stop()`, checked after each step, ends training early (e.g. once every model has converged).
+    Returns the number of steps taken.
     """
     opt = optimizer(list(params))
     wanted = set(int(s) for s in record_steps)
@@ -88,6 +91,11 @@ def train(
         if record is not None and step in wanted:
             with torch.no_grad():
                 record(step)
+        if stop is not None and stop():
+            progress.total = step
+            progress(step, loss)
+            return step
+    return steps
 
 
 def log_spaced_steps(total: int, n: int, dense_until: int = 0) -> list[int]:

@@ -290,61 +290,69 @@ def run_fp2(ctx) -> pd.DataFrame:
 
 
 def run_fp3(ctx) -> pd.DataFrame:
+    """One batch per (k, bias): each stops as soon as all its seeds converge, so the cost is that of
+    the iterations the claim measures, plus the full budget only for models that never converge."""
     c: FP3Config = ctx.exp.fp3
+    rows = []
+    for bias in (True, False):
+        for k in c.ks:
+            rows += fit_circle(ctx, c, k, bias)
+    return pd.DataFrame(rows)
+
+
+def fit_circle(ctx, c: FP3Config, k: int, bias: bool) -> list[dict]:
     theta = 2 * math.pi * torch.arange(c.n_points, dtype=torch.float64) / c.n_points
     X = torch.stack([theta.cos(), theta.sin()], dim=1).float().to(ctx.device)  # [n, 2]
-    points = [(bias, k, s) for bias in (True, False) for k in c.ks for s in ctx.seeds]
+    Y = torch.sin(k * theta).float().to(ctx.device)  # [n], the same target for every seed
     half = c.width // 2
     w = []
-    for _, _, s in points:  # the same initial weights for every k and bias setting of a seed
-        g = torch.Generator().manual_seed(int(s))
-        w0 = torch.randn(2, half, generator=g) * c.init_std
-        w.append(torch.cat([w0, w0], dim=1))
+    for s in ctx.seeds:  # a seed's initial weights are the same for every k and bias setting
+        w0 = torch.randn(2, half, generator=torch.Generator().manual_seed(int(s))) * c.init_std
+        w.append(torch.cat([w0, w0], dim=1))  # mirrored units with opposite a_r: f₀ = 0
     W = torch.nn.Parameter(torch.stack(w).to(ctx.device))  # [B, 2, m]
-    b = torch.nn.Parameter(torch.zeros(len(points), 1, c.width, device=ctx.device))  # initialised at 0
-    has_bias = torch.tensor([p[0] for p in points], dtype=torch.float32, device=ctx.device).view(-1, 1, 1)
+    b = torch.nn.Parameter(torch.zeros(len(ctx.seeds), 1, c.width, device=ctx.device))  # initialised at 0
     a = torch.cat([torch.ones(half), -torch.ones(half)]).to(ctx.device) / math.sqrt(c.width)
-    Y = torch.stack([torch.sin(k * theta) for _, k, _ in points]).float().to(ctx.device)  # [B, n]
+    params = [W, b] if bias else [W]
 
     def forward() -> torch.Tensor:
-        return torch.relu(X @ W + b * has_bias) @ a  # no-bias models: b never enters, so never moves
+        return torch.relu(X @ W + b if bias else X @ W) @ a
 
-    initial = 0.5 * (Y**2).mean(dim=1)  # f₀ = 0 by the mirrored initialisation
-    converged = torch.full((len(points),), -1, dtype=torch.long, device=ctx.device)
+    initial = 0.5 * (Y**2).mean()
+    converged = torch.full((len(ctx.seeds),), -1, dtype=torch.long, device=ctx.device)
     state = {"step": 0}
     rows = []
 
     def losses() -> torch.Tensor:
         loss = 0.5 * ((forward() - Y) ** 2).mean(dim=1)
         with torch.no_grad():
-            newly = (converged < 0) & (loss <= FP3_CONVERGED * initial)
-            converged[newly] = state["step"]
+            converged[(converged < 0) & (loss <= FP3_CONVERGED * initial)] = state["step"]
         state["step"] += 1
         return loss
 
     def record(step: int) -> None:
         ratio = (0.5 * ((forward() - Y) ** 2).mean(dim=1) / initial).cpu()
-        for i, (bias, k, s) in enumerate(points):
+        for i, s in enumerate(ctx.seeds):
             rows.append(dict(bias=bias, k=k, seed=s, step=step, metric="loss_ratio", value=ratio[i].item()))
 
-    train([W, b], losses, steps=c.max_steps, optimizer=lambda p: torch.optim.SGD(p, lr=c.lr),
-          record=record, record_steps=log_spaced_steps(c.max_steps, c.n_records), label=ctx.label(),
-          model_names=[f"bias={bi}/k={k}/seed{s}" for bi, k, s in points])
-    with torch.no_grad():
+    done = train(params, losses, steps=c.max_steps, optimizer=lambda p: torch.optim.SGD(p, lr=c.lr),
+                 record=record, record_steps=log_spaced_steps(c.max_steps, c.n_records),
+                 label=ctx.label(f"k={k}", "bias" if bias else "no-bias"),
+                 model_names=[f"seed{s}" for s in ctx.seeds], stop=lambda: bool((converged >= 0).all()))
+    with torch.no_grad():  # the state after the last update was never passed through losses()
         final = 0.5 * ((forward() - Y) ** 2).mean(dim=1)
-        converged[(converged < 0) & (final <= FP3_CONVERGED * initial)] = c.max_steps
-    for i, (bias, k, s) in enumerate(points):
+        converged[(converged < 0) & (final <= FP3_CONVERGED * initial)] = done
+    for i, s in enumerate(ctx.seeds):
         it = converged[i].item()
         rows.append(dict(bias=bias, k=k, seed=s, step=c.max_steps, metric="iterations",
                          value=float(it) if it >= 0 else np.nan))
-    return pd.DataFrame(rows)
+    return rows
 
 
 # ---------------------------------------------------------------- report hooks
 
 
 def figures(table: pd.DataFrame, cfg) -> list:
-    from repro.experiments.f_principle.figures import all_figures
+    from repro.experiments.f_principle.plots import all_figures  # seaborn loads only when plotting
 
     return all_figures(table, cfg)
 

@@ -5,6 +5,8 @@ Thresholds are the constants below, fixed before any result was seen.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
@@ -107,6 +109,13 @@ def loglog_slope(ks, iterations) -> float:
     return float(np.polyfit(np.log(np.asarray(ks, float)), np.log(np.asarray(iterations, float)), 1)[0])
 
 
+def kernel_eigenvalue(k: int) -> float:
+    """Basri et al.'s eigenvalue of frequency k on the circle, two-layer ReLU with bias (their Eq. 13)."""
+    if k == 1:
+        return 1 / math.pi**2 + 1 / 8
+    return (k * k + 1) / (math.pi**2 * (k * k - 1) ** 2) if k % 2 == 0 else 1 / (math.pi**2 * k * k)
+
+
 def check_fp3(table: pd.DataFrame, cfg) -> Verdict:
     rows = _iterations(table, True)
     rows = rows[rows["k"] >= FP3_FIT_MIN_K]
@@ -124,9 +133,13 @@ def check_fp3(table: pd.DataFrame, cfg) -> Verdict:
     v = vote(outcomes)
     st = seed_stats(slopes)
     lo, hi = FP3_SLOPE
+    ks = sorted(rows["k"].unique())
+    # context, not part of the rule: the slope that the exact kernel eigenvalues give over the same k
+    kernel = loglog_slope(ks, [1 / kernel_eigenvalue(int(k)) for k in ks])
     return Verdict(majority_status(v, min_seeds=MIN_SEEDS, min_fraction=MIN_FRACTION),
                    f"slope {st.fmt('.2f')}; in [{lo}, {hi}] for {v.fmt()}"
-                   + (f"; {unconverged} seed(s) had a k that never converged" if unconverged else ""),
+                   + (f"; {unconverged} seed(s) had a k that never converged" if unconverged else "")
+                   + f"; the exact kernel eigenvalues give {kernel:.2f} over the same k",
                    f"Log-log slope of GD iterations (to 5% of the initial loss) against k = {FP3_FIT_MIN_K}…"
                    f"{int(rows['k'].max())}, with bias, per seed.")
 
