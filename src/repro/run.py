@@ -75,6 +75,7 @@ def run_shard(cfg: config_mod.RunConfig, module, shard: str) -> Path:
                  group=f"{cfg.scale.name}-{cfg.experiment.name}", config=frozen) as track:
         table = module.run_shard(ShardContext(cfg, shard, device, track))
         wall = time.perf_counter() - t0
+        log_curves(track, table)
         track.summary({"wall_time_s": wall, "rows": len(table)})
     check_tidy(table, f"{cfg.experiment.name}/{shard}")
     table.insert(0, "shard", shard)
@@ -83,6 +84,15 @@ def run_shard(cfg: config_mod.RunConfig, module, shard: str) -> Path:
     write_table(out / TABLE, table)  # last: its presence means the shard is complete
     print(f"[{cfg.experiment.name}/{shard}] wrote {out} ({len(table)} rows) in {wall:.1f}s", flush=True)
     return out
+
+
+def log_curves(track: Tracker, table: pd.DataFrame) -> None:
+    """Every metric's median over points and seeds, per step, as tracker history (curves in wandb)."""
+    if "step" not in table or "metric" not in table:
+        return
+    medians = table.groupby(["step", "metric"])["value"].median().unstack("metric")
+    for step, row in medians.iterrows():
+        track.log({f"{m}/median": v for m, v in row.dropna().items()}, step=int(step))
 
 
 TIDY_COLUMNS = ("seed", "step", "metric", "value")

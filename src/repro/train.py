@@ -36,12 +36,14 @@ class Progress:
 
     label: str
     total: int
-    every_s: float = 5.0
+    every_s: float | None = 5.0  # None: silent
 
     def __post_init__(self) -> None:
         self.start = self.last = time.perf_counter()
 
     def __call__(self, step: int, losses: torch.Tensor) -> None:
+        if self.every_s is None:
+            return
         now = time.perf_counter()
         if now - self.last < self.every_s and step != self.total:
             return
@@ -62,7 +64,7 @@ def train(
     record_steps: Sequence[int] = (),
     label: str = "train",
     model_names: Sequence[str] | None = None,
-    progress_every_s: float = 5.0,
+    progress_every_s: float | None = 5.0,
     stop: Callable[[], bool] | None = None,
 ) -> int:
     """Run `steps` optimizer steps on `losses().sum()`.

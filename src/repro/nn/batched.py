@@ -68,17 +68,18 @@ class BatchedMLP(nn.Module):
             if bias:
                 self.biases.append(nn.Parameter(torch.stack([b for _, b in layer]).to(dtype)))
         self.bias = bias
-        # models grouped by activation, so a mixed batch applies each nonlinearity once
-        self._groups = {a: torch.tensor([i for i, x in enumerate(acts) if x == a]) for a in set(acts)}
+        # runs of consecutive models with the same activation: each run is a slice (a view, no copy)
+        self._runs = []
+        for i, a in enumerate(acts):
+            if self._runs and self._runs[-1][0] == a:
+                self._runs[-1][2] = i + 1
+            else:
+                self._runs.append([a, i, i + 1])
 
     def _act(self, h: torch.Tensor) -> torch.Tensor:
-        if len(self._groups) == 1:
-            return ACTIVATIONS[self.activations[0]](h)
-        out = torch.empty_like(h)
-        for name, idx in self._groups.items():
-            idx = idx.to(h.device)
-            out[idx] = ACTIVATIONS[name](h[idx])
-        return out
+        if len(self._runs) == 1:
+            return ACTIVATIONS[self._runs[0][0]](h)
+        return torch.cat([ACTIVATIONS[a](h[lo:hi]) for a, lo, hi in self._runs])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = x.expand(self.n_models, *x.shape) if x.dim() == 2 else x

@@ -214,8 +214,6 @@ def run_fp1(ctx) -> pd.DataFrame:
             conv = np.nan if ever_above_at_end else last_above[i, k].item() + 1
             rows.append(dict(activation=act, target=tgt, seed=s, step=c.steps, peak=j, freq=k,
                              metric="converged_step", value=conv))
-    ctx.tracker.summary({"fp1/final_loss_median": float(np.median([r["value"] for r in rows
-                                                                    if r["metric"] == "loss" and r["step"] == c.steps]))})
     return pd.DataFrame(rows)
 
 

@@ -1,0 +1,93 @@
+"""Speed benchmarks. Each prints what it measured in one run; none is a test.
+
+  python -m repro.benchmark batched    # batched trainer vs one model at a time (FP1's laptop models): the ratio
+  python -m repro.benchmark workflow   # wall time of the real Snakemake DAG for f_principle, smoke and laptop,
+                                       # against the targets (smoke <= 30 s, laptop <= 120 s on 2 cores)
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from repro.config import compose, conf_dir
+from repro.nn.batched import BatchedMLP
+from repro.train import train
+
+TARGETS_S = {"smoke": 30.0, "laptop": 120.0}
+
+
+def bench_batched(steps: int) -> float:
+    """FP1's laptop points (activations × targets × seeds) trained together, then one at a time."""
+    from repro.experiments.f_principle import fp1_targets
+
+    c = compose(["scale=laptop", "tracking=disabled"]).experiment.fp1
+    x, ys = fp1_targets(c)
+    points = [(a, t, s) for a in c.activations for t in c.amplitudes for s in range(5)]
+    X = x.float().unsqueeze(1)
+
+    def fit(batch) -> float:
+        model = BatchedMLP([s for *_, s in batch], [1, *c.hidden, 1], [a for a, *_ in batch], init=c.init)
+        Y = torch.stack([ys[t] for _, t, _ in batch]).float()
+        t0 = time.perf_counter()
+        train(model.parameters(), lambda: ((model(X)[..., 0] - Y) ** 2).mean(1), steps=steps,
+              optimizer=lambda p: torch.optim.Adam(p, lr=c.lr), progress_every_s=None)
+        return time.perf_counter() - t0
+
+    together = fit(points)
+    alone = sum(fit([p]) for p in points)
+    print(f"{len(points)} models × {steps} steps: batched {together:.2f} s, one at a time {alone:.2f} s, "
+          f"speed-up {alone / together:.1f}x  (torch threads: {torch.get_num_threads()})")
+    return alone / together
+
+
+def bench_workflow(scales: list[str], cores: int) -> dict[str, float]:
+    """Run the real DAG for f_principle in a scratch copy of the workflow, from nothing, per scale."""
+    repo = conf_dir().parent
+    out = {}
+    for scale in scales:
+        with tempfile.TemporaryDirectory(prefix=f"repro-bench-{scale}-") as tmp:
+            for part in ("Snakefile", "workflow", "conf"):
+                src = repo / part
+                (shutil.copytree if src.is_dir() else shutil.copy)(src, Path(tmp) / part)
+            cmd = ["snakemake", "--cores", str(cores), "--config", f"scale={scale}", "experiments=[f_principle]",
+                   "tracking=disabled", "--quiet", "all"]
+            t0 = time.perf_counter()
+            r = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True)
+            wall = time.perf_counter() - t0
+            if r.returncode:
+                sys.exit(f"snakemake failed at scale={scale}:\n{r.stderr[-3000:]}")
+            target = TARGETS_S.get(scale)
+            verdict = "" if target is None else (f"  target {target:.0f} s: " + ("met" if wall <= target else "MISSED"))
+            print(f"f_principle workflow, scale={scale}, --cores {cores}: {wall:.1f} s{verdict}", flush=True)
+            out[scale] = wall
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m repro.benchmark", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="what", required=True)
+    b = sub.add_parser("batched")
+    b.add_argument("--steps", type=int, default=300)
+    w = sub.add_parser("workflow")
+    w.add_argument("--scales", nargs="+", default=["smoke", "laptop"], choices=["smoke", "laptop", "paper"])
+    w.add_argument("--cores", type=int, default=2)
+    a = p.parse_args(argv)
+    if a.what == "batched":
+        torch.set_num_threads(1)
+        bench_batched(a.steps)
+    else:
+        bench_workflow(a.scales, a.cores)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
