@@ -7,10 +7,20 @@ import math
 import pandas as pd
 import pytest
 
-from repro.claims import (Claim, MissingData, Status, Verdict, bootstrap_ci, combine, majority_status, require,
-                          seed_stats, vote)
+from repro.claims import (
+    Claim,
+    MissingData,
+    Status,
+    Verdict,
+    bootstrap_ci,
+    combine,
+    majority_status,
+    require,
+    seed_stats,
+    vote,
+)
 
-R, N, I = Status.REPRODUCED, Status.NOT_REPRODUCED, Status.INCONCLUSIVE
+R, N, U = Status.REPRODUCED, Status.NOT_REPRODUCED, Status.INCONCLUSIVE
 
 
 def test_seed_stats_median_quartiles_and_nan():
@@ -32,9 +42,9 @@ def test_bootstrap_ci_brackets_the_median_and_is_deterministic():
     ([True] * 5, R),
     ([True] * 4 + [False], R),  # 80% hold
     ([True] * 3 + [False] * 2, N),  # 40% fail > 20%
-    ([True] * 3 + [None] * 2, I),  # neither
-    ([True] * 4, I),  # too few seeds
-    ([None] * 5, I),
+    ([True] * 3 + [None] * 2, U),  # neither
+    ([True] * 4, U),  # too few seeds
+    ([None] * 5, U),
 ])
 def test_majority_status(outcomes, status):
     assert majority_status(vote(outcomes), min_seeds=5, min_fraction=0.8) is status
@@ -42,9 +52,9 @@ def test_majority_status(outcomes, status):
 
 def test_combine():
     assert combine([R, R]) is R
-    assert combine([R, I]) is I
-    assert combine([I, N, R]) is N
-    assert combine([]) is I
+    assert combine([R, U]) is U
+    assert combine([U, N, R]) is N
+    assert combine([]) is U
 
 
 def test_missing_data_is_inconclusive_not_a_crash():

@@ -39,7 +39,8 @@ def test_batched_training_equals_one_model_at_a_time(opt):
 
     for i, (seed, act) in enumerate(zip(seeds, [nn.Tanh, nn.ReLU, nn.Tanh])):
         ref = reference_mlp(seed, sizes, act)
-        train(list(ref.parameters()), lambda: ((ref(x) - y) ** 2).mean().unsqueeze(0), steps=25, optimizer=make)
+        train(list(ref.parameters()), lambda ref=ref: ((ref(x) - y) ** 2).mean().unsqueeze(0), steps=25,
+              optimizer=make)
         torch.testing.assert_close(batched(x)[i], ref(x), rtol=1e-5, atol=1e-6)
 
 

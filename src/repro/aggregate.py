@@ -115,7 +115,8 @@ def read_shards(scale: str, experiment: str, root: str | Path = "results"):
             raise AggregateError(f"cannot read shard {d}: {e}") from None
         if not isinstance(frozen, dict):
             raise AggregateError(f"{d / FROZEN_CONFIG} is not a config mapping")
-        got = ((frozen.get("experiment") or {}).get("name"), (frozen.get("scale") or {}).get("name"), frozen.get("shard"))
+        got = ((frozen.get("experiment") or {}).get("name"), (frozen.get("scale") or {}).get("name"),
+               frozen.get("shard"))
         if got != (experiment, scale, n):
             raise AggregateError(f"{d / FROZEN_CONFIG} is for experiment={got[0]} scale={got[1]} shard={got[2]}, "
                                  f"expected experiment={experiment} scale={scale} shard={n}")

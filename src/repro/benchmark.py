@@ -54,7 +54,7 @@ def bench_workflow(scales: list[str], cores: int) -> dict[str, float]:
     out = {}
     for scale in scales:
         with tempfile.TemporaryDirectory(prefix=f"repro-bench-{scale}-") as tmp:
-            for part in ("Snakefile", "workflow", "conf"):
+            for part in ("Snakefile", "workflow", "conf", "environment.yml"):
                 src = repo / part
                 (shutil.copytree if src.is_dir() else shutil.copy)(src, Path(tmp) / part)
             cmd = ["snakemake", "--cores", str(cores), "--config", f"scale={scale}", "experiments=[f_principle]",
@@ -63,7 +63,7 @@ def bench_workflow(scales: list[str], cores: int) -> dict[str, float]:
             r = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True)
             wall = time.perf_counter() - t0
             if r.returncode:
-                sys.exit(f"snakemake failed at scale={scale}:\n{r.stderr[-3000:]}")
+                sys.exit(f"snakemake failed at scale={scale}:\n{(r.stdout + r.stderr)[-3000:]}")
             target = TARGETS_S.get(scale)
             verdict = "" if target is None else (f"  target {target:.0f} s: " + ("met" if wall <= target else "MISSED"))
             print(f"f_principle workflow, scale={scale}, --cores {cores}: {wall:.1f} s{verdict}", flush=True)

@@ -8,14 +8,14 @@ from the statistical rules below, and are never tuned afterwards.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     REPRODUCED = "reproduced"
     NOT_REPRODUCED = "not reproduced"
     INCONCLUSIVE = "inconclusive"

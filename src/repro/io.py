@@ -22,7 +22,6 @@ from typing import Iterator
 
 import pandas as pd
 
-
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -66,7 +66,7 @@ def run_shard(cfg: config_mod.RunConfig, module, shard: str) -> Path:
     out = Path(cfg.out) if cfg.out else shard_dir(cfg.scale.name, cfg.experiment.name, shard)
     torch.set_num_threads(cfg.scale.threads)
     device = pick_device(cfg.scale.device)
-    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    started = datetime.now(UTC).isoformat(timespec="seconds")
     t0 = time.perf_counter()
     frozen = config_mod.to_dict(cfg)
     print(f"[{cfg.experiment.name}/{shard}] scale={cfg.scale.name} seeds={cfg.seeds} device={device}", flush=True)

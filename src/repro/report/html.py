@@ -73,7 +73,8 @@ def load_experiment(scale: str, experiment: str, root: str | Path = "results") -
 
 # ---------------------------------------------------------------- SVG inlining
 
-_DROP = [re.compile(p, re.DOTALL) for p in (r"<\?xml.*?\?>", r"<!DOCTYPE.*?>", r"<!--.*?-->", r"<metadata>.*?</metadata>")]
+_DROP = [re.compile(p, re.DOTALL)
+         for p in (r"<\?xml.*?\?>", r"<!DOCTYPE.*?>", r"<!--.*?-->", r"<metadata>.*?</metadata>")]
 _XMLNS = re.compile(r'\s+xmlns(:\w+)?="[^"]*"')
 _ID = re.compile(r'\bid="([^"]+)"')
 _SIZE = re.compile(r'<svg([^>]*?)\swidth="([\d.]+)pt"\s+height="([\d.]+)pt"')

@@ -18,8 +18,9 @@ import pandas as pd
 import torch
 
 from repro.config import ConfigError, one_of, positive
-from repro.experiments.f_principle.claims import CLAIMS, FP1_PEAK_FLOOR, FP1_THRESHOLD, FP3_CONVERGED
 from repro.data import DataRef, load
+from repro.experiments.f_principle.claims import CLAIMS as CLAIMS  # re-exported: the experiment interface
+from repro.experiments.f_principle.claims import FP1_PEAK_FLOOR, FP1_THRESHOLD, FP3_CONVERGED
 from repro.nn.batched import ACTIVATIONS, BatchedMLP
 from repro.train import log_spaced_steps, train
 
@@ -360,7 +361,8 @@ def protocol(cfg) -> list[dict]:
     e: Config = cfg.experiment
     return [
         {"key": "fp1", "value": f"{len(e.fp1.activations)} activations × {len(e.fp1.amplitudes)} targets, "
-                                f"1-{'-'.join(map(str, e.fp1.hidden))}-1, Adam lr {e.fp1.lr:g}, {e.fp1.steps} full-batch steps, "
+                                f"1-{'-'.join(map(str, e.fp1.hidden))}-1, Adam lr {e.fp1.lr:g}, "
+                                f"{e.fp1.steps} full-batch steps, "
                                 f"{e.fp1.n_points} points on {e.fp1.interval}"},
         {"key": "fp2", "value": f"MNIST-1D, {e.fp2.n_train} train, MLP 40-{'-'.join(map(str, e.fp2.hidden))}-10 "
                                 f"{e.fp2.activation}, MSE, Adam lr {e.fp2.lr:g}, {e.fp2.steps} full-batch steps"},
