@@ -4,8 +4,9 @@
 # params.digest is the digest of exactly the config the shard depends on: with Snakemake's params
 # rerun trigger, changing one value reruns only the shards it reaches.  The rule is named
 # train_gpu when the scale asks for a GPU (so a cluster profile can send it to a GPU partition
-# with set-resources), train_cpu otherwise.  Checkpoints of a killed job live beside the outputs
-# and are never declared, so Snakemake does not delete them.
+# with set-resources), train_cpu otherwise.  Outputs are written atomically, so a killed job
+# leaves none half-written; resume checkpoints (not yet implemented) must never be declared outputs,
+# because Snakemake deletes the declared outputs of failed jobs.
 
 
 rule train:
