@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -15,26 +13,14 @@ from repro import aggregate as agg
 from repro.claims import Status
 from repro.config import compose
 from repro.experiments import f_principle
-from repro.run import run
 
 EXP, SCALE = "f_principle", "smoke"
 SHARDS = ("fp1", "fp2", "fp3")
 
 
-@pytest.fixture(scope="module")
-def smoke_results(tmp_path_factory) -> Path:
-    """Real smoke shard outputs (a few seconds), made once; tests copy them before changing anything."""
-    root = tmp_path_factory.mktemp("smoke")
-    with contextlib.chdir(root):
-        run(compose([f"experiment={EXP}", f"scale={SCALE}", "tracking=disabled", f"data_dir={root}/data"]))
-    return root
-
-
 @pytest.fixture
-def work(smoke_results, tmp_path, monkeypatch) -> Path:
-    shutil.copytree(smoke_results / "results", tmp_path / "results")
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
+def work(smoke_copy) -> Path:
+    return smoke_copy
 
 
 def test_aggregate_writes_table_claims_figures_summary(work):

@@ -2,39 +2,25 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
-import shutil
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
 from repro.aggregate import aggregate
-from repro.config import compose
 from repro.experiments import f_principle
 from repro.report import __main__ as report_cli
 from repro.report.html import ReportError, build, inline_svg
-from repro.run import run
 
 EXP, SCALE = "f_principle", "smoke"
 
 
-@pytest.fixture(scope="module")
-def aggregated(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("smoke")
-    with contextlib.chdir(root):
-        run(compose([f"experiment={EXP}", f"scale={SCALE}", "tracking=disabled", f"data_dir={root}/data"]))
-        aggregate(SCALE, EXP)
-    return root
-
-
 @pytest.fixture
-def work(aggregated, tmp_path, monkeypatch) -> Path:
-    shutil.copytree(aggregated / "results", tmp_path / "results")
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
+def work(smoke_copy) -> Path:
+    aggregate(SCALE, EXP)
+    return smoke_copy
 
 
 class _Collect(HTMLParser):
