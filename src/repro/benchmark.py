@@ -1,8 +1,10 @@
 """Speed benchmarks. Each prints what it measured in one run; none is a test.
 
   python -m repro.benchmark batched    # batched trainer vs one model at a time (FP1's laptop models): the ratio
-  python -m repro.benchmark workflow   # wall time of the real Snakemake DAG for f_principle, smoke and laptop,
-                                       # against the targets (smoke <= 30 s, laptop <= 120 s on 2 cores)
+  python -m repro.benchmark sweep      # the double-descent width sweep (every width × 5 seeds) batched vs one
+                                       # (width, seed) at a time, on the laptop protocol: the ratio
+  python -m repro.benchmark workflow [--experiment E]   # wall time of the real Snakemake DAG, smoke and laptop,
+       against the targets on 2 cores (f_principle: smoke <= 30 s, laptop <= 120 s; double_descent: laptop <= 300 s)
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from repro.config import compose, conf_dir
 from repro.nn.batched import BatchedMLP
 from repro.train import train
 
-TARGETS_S = {"smoke": 30.0, "laptop": 120.0}
+TARGETS_S = {("f_principle", "smoke"): 30.0, ("f_principle", "laptop"): 120.0,
+             ("double_descent", "laptop"): 300.0}
 
 
 def bench_batched(steps: int) -> float:
@@ -48,8 +51,38 @@ def bench_batched(steps: int) -> float:
     return alone / together
 
 
-def bench_workflow(scales: list[str], cores: int) -> dict[str, float]:
-    """Run the real DAG for f_principle in a scratch copy of the workflow, from nothing, per scale."""
+def bench_sweep(epochs: int, device: str) -> float:
+    """The laptop double-descent MLP sweep: all widths × seeds in one batched run, then each alone."""
+    from repro.data import DataRef, load
+    from repro.experiments.double_descent.sweep import noisy_labels, train_width_sweep
+
+    exp = compose(["experiment=double_descent", "scale=laptop", "tracking=disabled"]).experiment
+    c = exp.mlp
+    d = load(DataRef("mnist1d", dict(exp.data)))
+    dev = torch.device(device)
+    x, xt = (torch.tensor(d[k][:n], dtype=torch.float32, device=dev) for k, n in (("x", c.n_train), ("x_test", 1000)))
+    y = noisy_labels(torch.tensor(d["y"][: c.n_train]), 0.15, c.noise_seed).to(dev)
+    yt = torch.tensor(d["y_test"][:1000], device=dev)
+    seeds = list(range(5))
+
+    def fit(widths, seeds_) -> float:
+        t0 = time.perf_counter()
+        train_width_sweep(x, y, xt, yt, widths=widths, seeds=seeds_, epochs=epochs, batch_size=c.batch_size,
+                          lr=c.lr, momentum=c.momentum, record_epochs=[epochs], ensemble=False,
+                          progress_every_s=None)
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+        return time.perf_counter() - t0
+
+    together = fit(c.widths, seeds)
+    alone = sum(fit([h], [s]) for h in c.widths for s in seeds)
+    print(f"{len(c.widths)} widths × {len(seeds)} seeds × {epochs} epochs on {dev}: batched {together:.2f} s, "
+          f"one at a time {alone:.2f} s, speed-up {alone / together:.1f}x  (torch threads: {torch.get_num_threads()})")
+    return alone / together
+
+
+def bench_workflow(experiment: str, scales: list[str], cores: int) -> dict[str, float]:
+    """Run the real DAG for one experiment in a scratch copy of the workflow, from nothing, per scale."""
     repo = conf_dir().parent
     out = {}
     for scale in scales:
@@ -57,16 +90,16 @@ def bench_workflow(scales: list[str], cores: int) -> dict[str, float]:
             for part in ("Snakefile", "workflow", "conf", "environment.yml"):
                 src = repo / part
                 (shutil.copytree if src.is_dir() else shutil.copy)(src, Path(tmp) / part)
-            cmd = ["snakemake", "--cores", str(cores), "--config", f"scale={scale}", "experiments=[f_principle]",
+            cmd = ["snakemake", "--cores", str(cores), "--config", f"scale={scale}", f"experiments=[{experiment}]",
                    "tracking=disabled", "--quiet", "all"]
             t0 = time.perf_counter()
             r = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True)
             wall = time.perf_counter() - t0
             if r.returncode:
                 sys.exit(f"snakemake failed at scale={scale}:\n{(r.stdout + r.stderr)[-3000:]}")
-            target = TARGETS_S.get(scale)
+            target = TARGETS_S.get((experiment, scale))
             verdict = "" if target is None else (f"  target {target:.0f} s: " + ("met" if wall <= target else "MISSED"))
-            print(f"f_principle workflow, scale={scale}, --cores {cores}: {wall:.1f} s{verdict}", flush=True)
+            print(f"{experiment} workflow, scale={scale}, --cores {cores}: {wall:.1f} s{verdict}", flush=True)
             out[scale] = wall
     return out
 
@@ -77,15 +110,23 @@ def main(argv: list[str] | None = None) -> int:
     sub = p.add_subparsers(dest="what", required=True)
     b = sub.add_parser("batched")
     b.add_argument("--steps", type=int, default=300)
+    sw = sub.add_parser("sweep")
+    sw.add_argument("--epochs", type=int, default=2)
+    sw.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    sw.add_argument("--threads", type=int, default=2)
     w = sub.add_parser("workflow")
     w.add_argument("--scales", nargs="+", default=["smoke", "laptop"], choices=["smoke", "laptop", "paper"])
     w.add_argument("--cores", type=int, default=2)
+    w.add_argument("--experiment", default="f_principle")
     a = p.parse_args(argv)
     if a.what == "batched":
         torch.set_num_threads(1)
         bench_batched(a.steps)
+    elif a.what == "sweep":
+        torch.set_num_threads(a.threads)
+        bench_sweep(a.epochs, a.device)
     else:
-        bench_workflow(a.scales, a.cores)
+        bench_workflow(a.experiment, a.scales, a.cores)
     return 0
 
 

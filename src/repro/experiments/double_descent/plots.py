@@ -16,9 +16,10 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.ticker import FuncFormatter, NullFormatter, NullLocator
 
+from repro.experiments.double_descent.claims import INTERPOLATED as INTERP_TRAIN_ERROR  # one definition
+from repro.experiments.double_descent.claims import peak_index, prominence
 from repro.report.figures import Figure, style
 
-INTERP_TRAIN_ERROR = 0.02  # a width interpolates when its median final train error is at most this
 SAMPLEWISE_NOISE = 0.15  # the label noise of the sample-wise comparison when both n were run at it
 N_COLOURS = ("#1b9e77", "#d95f02")  # the two training-set sizes: n (smaller), 2n (larger)
 
@@ -107,14 +108,12 @@ def interpolation_threshold(train: pd.DataFrame, x: str) -> float | None:
 
 
 def peak_of(curve: pd.Series) -> float | None:
-    """The x of the highest interior local maximum of a median test curve (None: the curve has no bump)."""
+    """The x of the peak as the claims define it: the top of the largest rise above a preceding minimum
+    (None when the curve never rises)."""
     v = curve.to_numpy(dtype=float)
-    if v.size < 3:
+    if v.size < 2 or prominence(v)[0] <= 0:
         return None
-    inner = [i for i in range(1, v.size - 1) if v[i] > v[i - 1] and v[i] >= v[i + 1]]
-    if not inner:
-        return None
-    return float(curve.index[max(inner, key=lambda i: v[i])])
+    return float(curve.index[peak_index(v)[0]])
 
 
 def _noise_colours(noises) -> dict:
@@ -212,9 +211,9 @@ def dd_modelwise(table: pd.DataFrame, cfg) -> Figure | None:
                   f"trained on n = {int(n)} MNIST-1D examples, one colour per label-noise level. Lines: median over "
                   f"{n_seeds} seed(s); bands: min to max. The dotted vertical line of each colour is the interpolation "
                   f"threshold: the smallest width whose median train error is at most {INTERP_TRAIN_ERROR:.0%}. "
-                  f"Stars mark the highest interior local maximum of the median test error (the peak; none when "
-                  f"the curve has no bump). Double descent predicts the peak at or near the threshold, higher with "
-                  f"more label noise. " + "; ".join(notes) + ".")
+                  f"Stars mark the peak as the claims define it: the top of the largest rise of the median test "
+                  f"error (none when the curve has no bump). Double descent predicts the peak at or near the "
+                  f"threshold, higher with more label noise. " + "; ".join(notes) + ".")
 
 
 # ---------------------------------------------------------------- random features
@@ -343,7 +342,7 @@ def dd_samplewise(table: pd.DataFrame, cfg) -> Figure | None:
     if "mlp" in panels:
         parts.append(f"{'Left' if len(panels) > 1 else 'The panel'}: test error of the MLP at the final epoch "
                      f"against its parameter count (log scale), label noise {_pct(noise)}, for the two training-set "
-                     f"sizes; stars and dotted lines mark each curve's peak (highest interior local maximum).")
+                     f"sizes; stars and dotted lines mark each curve's peak (the top of its largest rise).")
     if "rf" in panels:
         parts.append(f"{'Right' if len(panels) > 1 else 'The panel'}: random-feature test MSE against the number of "
                      f"features N (not the ratio; log-log), dotted lines at N = n.")
@@ -470,5 +469,5 @@ def dd_paper(table: pd.DataFrame, cfg) -> Figure | None:
     return Figure("dd_paper", fig,
                   "Model-wise double descent on CIFAR-10 (Nakkiran et al. 2019, Fig. 4 and 5). Test error (solid) and "
                   "train error (dashed) at the final epoch against the width parameter k (log scale), one panel per "
-                  "architecture, one colour per label-noise level; stars mark the highest interior local maximum of "
+                  "architecture, one colour per label-noise level; stars mark the top of the largest rise of "
                   "the median test error. Lines: median over seeds; bands: min to max.")

@@ -1,0 +1,246 @@
+"""Double descent: test error peaks where a model can just interpolate its training set, then falls.
+
+Shards:
+- `rf`: random-feature regression (Belkin et al. 2019) for each n in rf.n_train (DD1, DD4).
+- `mlp-n<n>-noise<p>`: MLP 40-h-h-10 width sweeps on MNIST-1D, one shard per (n, label noise): the
+  model-wise curve (DD2), its noise dependence (DD3), the sample-wise comparison (DD4), early stopping
+  and ensembles (DD5), and the epoch-wise curve (DD6).
+- `img-<arch>-k<group>-noise<p>-seed<s>` (when image.enabled, i.e. paper scale): Nakkiran et al.'s
+  ResNet18 / 5-layer CNN width sweeps on CIFAR-10, one job per (width group, noise, seed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+import torch
+
+from repro.config import ConfigError, one_of, positive
+from repro.data import DataRef, load
+from repro.experiments.double_descent.claims import CLAIMS as CLAIMS  # re-exported: the experiment interface
+from repro.experiments.double_descent.sweep import noisy_labels, random_features, record_epochs, train_width_sweep
+
+
+@dataclass
+class RFConfig:
+    """Belkin et al. 2019 (arXiv 1812.11118) §3: random ReLU features, min-norm least squares."""
+
+    n_train: list[int] = field(default_factory=lambda: [1000, 2000])
+    # N / n_train[0]; dense around 1 and 2, the interpolation thresholds of the two n
+    ratios: list[float] = field(default_factory=lambda: [
+        0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 1.0, 1.05, 1.1, 1.2, 1.3, 1.5, 1.7, 1.8, 1.9,
+        2.0, 2.1, 2.2, 2.5, 3.0, 4.0, 6.0, 8.0])
+    scale: float = 1.0  # feature weights ~ N(0, scale²/d)
+    n_test: int = 5000
+
+    def __post_init__(self) -> None:
+        for n in self.n_train:
+            positive("experiment.rf.n_train[]", n)
+        for r in self.ratios:
+            positive("experiment.rf.ratios[]", r)
+        positive("experiment.rf.scale", self.scale)
+        positive("experiment.rf.n_test", self.n_test)
+
+
+@dataclass
+class MLPConfig:
+    """Nakkiran et al. 2019 (arXiv 1912.02292) model-wise double descent, as the MNIST-1D project's MLP
+    sweep: MLP 40-h-h-10, 15% label noise, 4000 training samples, SGD, 500 epochs."""
+
+    n_train: int = 4000
+    widths: list[int] = field(default_factory=lambda: [4, 8, 12, 16, 24, 32, 40, 48, 64, 96, 128, 192, 256])
+    noise: list[float] = field(default_factory=lambda: [0.0, 0.15, 0.2])
+    noise_seed: int = 0  # the noisy labels are drawn once, from this seed (shared by all model seeds)
+    sample_wise_n: int = 2000  # a second, smaller n at sample_wise_noise, for DD4
+    sample_wise_noise: float = 0.15
+    epochs: int = 500
+    batch_size: int = 100
+    lr: float = 0.05
+    momentum: float = 0.9
+    n_records: int = 40
+    n_test: int = 9000
+
+    def __post_init__(self) -> None:
+        positive("experiment.mlp.n_train", self.n_train)
+        for h in self.widths:
+            positive("experiment.mlp.widths[]", h)
+        for p in [*self.noise, self.sample_wise_noise]:
+            if not 0 <= p < 0.9:
+                raise ConfigError(f"label noise must be in [0, 0.9), got {p}")
+        positive("experiment.mlp.sample_wise_n", self.sample_wise_n)
+        positive("experiment.mlp.epochs", self.epochs)
+        positive("experiment.mlp.batch_size", self.batch_size)
+        positive("experiment.mlp.lr", self.lr)
+        if not 0 <= self.momentum < 1:
+            raise ConfigError(f"experiment.mlp.momentum must be in [0, 1), got {self.momentum}")
+        positive("experiment.mlp.n_test", self.n_test)
+
+
+@dataclass
+class ImageConfig:
+    """Nakkiran et al. 2019, Figs. 1 and 4: pre-activation ResNet18 and a 5-layer CNN with widths
+    [k, 2k, 4k, 8k] on CIFAR-10; Adam lr 1e-4, 4k epochs, batch 128, random crop (pad 4) + flip."""
+
+    enabled: bool = False
+    archs: list[str] = field(default_factory=lambda: ["resnet18", "cnn5"])
+    k_groups: list[list[int]] = field(default_factory=lambda: [[1, 2, 3, 4], [5, 6, 8], [10, 12, 14], [16, 20],
+                                                               [24, 32], [48], [64]])
+    noise: list[float] = field(default_factory=lambda: [0.0, 0.1, 0.15, 0.2])
+    epochs: int = 4000
+    batch_size: int = 128
+    lr: float = 1e-4
+    subset: int | None = None  # use only the first `subset` training images (tests)
+    max_steps: int | None = None  # stop each model after this many steps (tests)
+    n_records: int = 30
+    seeds: int = 5  # one job per (arch, width group, noise, seed): seeds 0 .. seeds-1
+
+    def __post_init__(self) -> None:
+        positive("experiment.image.seeds", self.seeds)
+        for a in self.archs:
+            one_of("experiment.image.archs[]", a, ("resnet18", "cnn5"))
+        for group in self.k_groups:
+            for k in group:
+                positive("experiment.image.k_groups[][]", k)
+        for p in self.noise:
+            if not 0 <= p < 0.9:
+                raise ConfigError(f"label noise must be in [0, 0.9), got {p}")
+        positive("experiment.image.epochs", self.epochs)
+        positive("experiment.image.batch_size", self.batch_size)
+        positive("experiment.image.lr", self.lr)
+
+
+@dataclass
+class Config:
+    name: str = "double_descent"
+    data: dict = field(default_factory=lambda: {"num_samples": 15000, "train_split": 0.4, "seed": 42})
+    rf: RFConfig = field(default_factory=RFConfig)
+    mlp: MLPConfig = field(default_factory=MLPConfig)
+    image: ImageConfig = field(default_factory=ImageConfig)
+    deviations: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        one_of("experiment.name", self.name, ("double_descent",))
+
+
+def mlp_shard(n: int, noise: float) -> str:
+    return f"mlp-n{n}-noise{noise:g}"
+
+
+def image_shard(arch: str, group: list[int], noise: float, seed: int) -> str:
+    return f"img-{arch}-k{'_'.join(map(str, group))}-noise{noise:g}-seed{seed}"
+
+
+def mlp_points(exp: Config) -> list[tuple[int, float]]:
+    pts = [(exp.mlp.n_train, p) for p in exp.mlp.noise]
+    if (exp.mlp.sample_wise_n, exp.mlp.sample_wise_noise) not in pts:
+        pts.append((exp.mlp.sample_wise_n, exp.mlp.sample_wise_noise))
+    return pts
+
+
+def shards(exp: Config) -> dict[str, object]:
+    out: dict[str, object] = {"rf": {"data": exp.data, "rf": exp.rf}}
+    mlp_common = {k: v for k, v in vars(exp.mlp).items() if k not in ("noise", "n_train", "sample_wise_n",
+                                                                      "sample_wise_noise")}
+    for n, p in mlp_points(exp):
+        out[mlp_shard(n, p)] = {"data": exp.data, "n_train": n, "noise": p, **mlp_common}
+    if exp.image.enabled:
+        common = {k: v for k, v in vars(exp.image).items() if k not in ("archs", "k_groups", "noise", "seeds")}
+        for arch in exp.image.archs:
+            for group in exp.image.k_groups:
+                for p in exp.image.noise:
+                    for s in range(exp.image.seeds):
+                        out[image_shard(arch, group, p, s)] = {"arch": arch, "k": group, "noise": p, "seed": s,
+                                                               **common}
+    return out
+
+
+def datasets(exp: Config, shard: str) -> list[DataRef]:
+    if shard.startswith("img-"):
+        return [DataRef("cifar10", {"subset": exp.image.subset} if exp.image.subset else {})]
+    return [DataRef("mnist1d", dict(exp.data))]
+
+
+def _mnist1d(ctx):
+    d = load(DataRef("mnist1d", dict(ctx.exp.data)), ctx.data_dir)
+    to = dict(device=ctx.device)
+    return (torch.tensor(d["x"], dtype=torch.float32, **to), torch.tensor(d["y"], **to),
+            torch.tensor(d["x_test"], dtype=torch.float32, **to), torch.tensor(d["y_test"], **to))
+
+
+def _need(name: str, want: int, have: int) -> None:
+    if want > have:
+        raise ConfigError(f"{name}={want} exceeds the {have} samples of the generated MNIST-1D set "
+                          f"(raise experiment.data.num_samples)")
+
+
+def run_shard(ctx) -> pd.DataFrame:
+    if ctx.shard == "rf":
+        return run_rf(ctx)
+    if ctx.shard.startswith("mlp-"):
+        return run_mlp(ctx)
+    from repro.experiments.double_descent.images import run_image
+
+    return run_image(ctx)
+
+
+def run_rf(ctx) -> pd.DataFrame:
+    c: RFConfig = ctx.exp.rf
+    x, y, xt, yt = (t.cpu() for t in _mnist1d(ctx))  # float64 solves: CPU
+    _need("experiment.rf.n_train", max(c.n_train), len(x))
+    _need("experiment.rf.n_test", c.n_test, len(xt))
+    base = min(c.n_train)
+    n_features = sorted({max(1, round(r * base)) for r in c.ratios})
+    rows = []
+    for n in c.n_train:
+        for seed in ctx.seeds:
+            print(f"[{ctx.label()}] n={n} seed={seed}: {len(n_features)} feature counts", flush=True)
+            for r in random_features(x[:n], y[:n], xt[: c.n_test], yt[: c.n_test], n_features, seed, c.scale):
+                rows.append({"n_train": n, "ratio": r["n_features"] / base, "seed": seed, "step": 0, **r})
+    return pd.DataFrame(rows)
+
+
+def run_mlp(ctx) -> pd.DataFrame:
+    c: MLPConfig = ctx.exp.mlp
+    point = next((n, p) for n, p in mlp_points(ctx.exp) if mlp_shard(n, p) == ctx.shard)
+    n, noise = point
+    x, y, xt, yt = _mnist1d(ctx)
+    _need("experiment.mlp.n_train", n, len(x))
+    _need("experiment.mlp.n_test", c.n_test, len(xt))
+    # the first n training samples: the smaller set of the sample-wise pair is a subset of the larger
+    labels = noisy_labels(y[:n].cpu(), noise, c.noise_seed).to(ctx.device)
+    rows = train_width_sweep(x[:n], labels, xt[: c.n_test], yt[: c.n_test], widths=c.widths, seeds=ctx.seeds,
+                             epochs=c.epochs, batch_size=c.batch_size, lr=c.lr, momentum=c.momentum,
+                             record_epochs=record_epochs(c.epochs, c.n_records), label=ctx.label())
+    table = pd.DataFrame(rows)
+    table.insert(0, "noise", noise)
+    table.insert(0, "n_train", n)
+    return table
+
+
+# ---------------------------------------------------------------- report hooks
+
+
+def figures(table: pd.DataFrame, cfg) -> list:
+    from repro.experiments.double_descent.plots import all_figures  # seaborn loads only when plotting
+
+    return all_figures(table, cfg)
+
+
+def protocol(cfg) -> list[dict]:
+    e: Config = cfg.experiment
+    rows = [
+        {"key": "rf", "value": f"random ReLU features on MNIST-1D, n ∈ {e.rf.n_train}, N/n from {min(e.rf.ratios)} "
+                               f"to {max(e.rf.ratios)}, min-norm least squares in float64, {e.rf.n_test} test"},
+        {"key": "mlp", "value": f"MLP 40-h-h-10 ReLU, h ∈ {e.mlp.widths}, n = {e.mlp.n_train} (and "
+                                f"{e.mlp.sample_wise_n} at {e.mlp.sample_wise_noise:.0%} noise), label noise "
+                                f"{[f'{p:.0%}' for p in e.mlp.noise]}, cross-entropy, SGD lr {e.mlp.lr:g} momentum "
+                                f"{e.mlp.momentum:g}, batch {e.mlp.batch_size}, {e.mlp.epochs} epochs, "
+                                f"{e.mlp.n_test} test"},
+    ]
+    if e.image.enabled:
+        rows.append({"key": "image", "value": f"{e.image.archs} on CIFAR-10, k groups {e.image.k_groups}, noise "
+                                              f"{e.image.noise}, Adam lr {e.image.lr:g}, {e.image.epochs} epochs, "
+                                              f"batch {e.image.batch_size}, crop+flip augmentation"})
+    rows.append({"key": "seeds", "value": str(len(cfg.seeds))})
+    return rows

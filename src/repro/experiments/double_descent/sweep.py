@@ -1,0 +1,149 @@
+"""The computations behind double descent: label noise, random-feature regression, and the batched
+width-sweep trainer.
+
+The width sweep trains every (width, seed) point of a shard at once: one `BatchedMLP` per width holds
+all seeds, each seed with its own initialisation and its own minibatch order, and the per-model
+losses are summed, so each model trains exactly as it would alone (`tests/test_double_descent.py`
+checks this against one-model-at-a-time training).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from repro.nn.batched import BatchedMLP
+from repro.train import train
+
+
+def noisy_labels(y: torch.Tensor, fraction: float, seed: int, n_classes: int = 10) -> torch.Tensor:
+    """Nakkiran et al.'s label noise: a `fraction` of the labels, chosen once, each replaced by a
+    uniformly random *incorrect* class."""
+    g = torch.Generator().manual_seed(int(seed))
+    flip = torch.rand(len(y), generator=g) < fraction
+    shift = torch.randint(1, n_classes, (len(y),), generator=g)  # never 0: the new class differs
+    out = y.clone()
+    out[flip] = (y[flip] + shift[flip]) % n_classes
+    return out
+
+
+def mlp_params(d_in: int, width: int, n_out: int = 10) -> int:
+    """Parameter count of the MLP d_in-h-h-n_out with biases."""
+    return d_in * width + width + width * width + width + width * n_out + n_out
+
+
+# ---------------------------------------------------------------- random features (Belkin et al.)
+
+
+def random_features(x: torch.Tensor, y: torch.Tensor, x_test: torch.Tensor, y_test: torch.Tensor,
+                    n_features: Sequence[int], seed: int, scale: float = 1.0, chunk: int = 2000) -> list[dict]:
+    """Minimum-norm least squares on the first N of a fixed draw of random ReLU features, for each N.
+
+    float64 throughout, and never a pinv of the full feature matrix: N ≤ n solves the normal equations
+    (ΦᵀΦ) β = ΦᵀY (N×N); N > n gives the min-norm interpolant through the n×n Gram matrix,
+    β = Φᵀ (Φ Φᵀ)⁻¹ Y. A numerically singular system falls back to an SVD-based least-squares solve.
+    """
+    x, x_test = x.double(), x_test.double()
+    n, d = x.shape
+    w = torch.randn(d, max(n_features), generator=torch.Generator().manual_seed(int(seed)),
+                    dtype=torch.float64) * (scale / math.sqrt(d))
+    phi = torch.relu(x @ w)
+    targets = torch.nn.functional.one_hot(y, 10).double()
+    test_targets = torch.nn.functional.one_hot(y_test, 10).double()
+    rows = []
+    for N in n_features:
+        p = phi[:, :N]
+        if N <= n:
+            beta = _solve(p.T @ p, p.T @ targets)
+        else:
+            beta = p.T @ _solve(p @ p.T, targets)
+        pred = torch.cat([torch.relu(x_test[i:i + chunk] @ w[:, :N]) @ beta for i in range(0, len(x_test), chunk)])
+        rows += [
+            {"n_features": N, "metric": "train_mse", "value": ((p @ beta - targets) ** 2).sum(1).mean().item()},
+            {"n_features": N, "metric": "test_mse", "value": ((pred - test_targets) ** 2).sum(1).mean().item()},
+            {"n_features": N, "metric": "test_error", "value": (pred.argmax(1) != y_test).double().mean().item()},
+        ]
+    return rows
+
+
+def _solve(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    try:
+        return torch.linalg.solve(a, b)
+    except torch.linalg.LinAlgError:  # exactly singular: the least-squares solution of the same system
+        return torch.linalg.lstsq(a, b, driver="gelsd").solution
+
+
+# ---------------------------------------------------------------- the batched width sweep
+
+
+def train_width_sweep(x: torch.Tensor, y: torch.Tensor, x_test: torch.Tensor, y_test: torch.Tensor, *,
+                      widths: Sequence[int], seeds: Sequence[int], epochs: int, batch_size: int, lr: float,
+                      momentum: float, record_epochs: Sequence[int], label: str = "sweep",
+                      ensemble: bool = True, progress_every_s: float | None = 10.0) -> list[dict]:
+    """Train MLPs d-h-h-10 (ReLU, cross-entropy, SGD with momentum, minibatches) for every width h and
+    seed, all at once. `y` are the (possibly noisy) training labels, shared by all seeds; a seed fixes
+    the initialisation and the minibatch order.
+
+    Rows: width, params, seed, step (= epoch), metric ∈ {train_error, test_error, test_loss}; with
+    `ensemble`, also `ensemble_test_error` at the last epoch (seed -1: the average of the seeds'
+    predicted probabilities).
+    """
+    device = x.device
+    n, d = x.shape
+    B = len(seeds)
+    steps_per_epoch = n // batch_size
+    if steps_per_epoch < 1:
+        raise ValueError(f"batch_size={batch_size} exceeds the {n} training samples")
+    models = {h: BatchedMLP(seeds, [d, h, h, 10], "relu").to(device) for h in widths}
+    # each seed's own minibatch order, independent of which models share the batch
+    orders = [torch.Generator().manual_seed(1_000_003 * int(s) + 17) for s in seeds]
+    state = {"step": 0, "perm": None}
+    rows: list[dict] = []
+
+    def losses() -> torch.Tensor:
+        epoch_step = state["step"] % steps_per_epoch
+        if epoch_step == 0:
+            state["perm"] = torch.stack([torch.randperm(n, generator=g) for g in orders]).to(device)
+        idx = state["perm"][:, epoch_step * batch_size:(epoch_step + 1) * batch_size]  # [B, bs]
+        xb, yb = x[idx], y[idx]
+        state["step"] += 1
+        return torch.cat([
+            torch.nn.functional.cross_entropy(m(xb).reshape(-1, 10), yb.reshape(-1), reduction="none")
+            .view(B, -1).mean(1)
+            for m in models.values()
+        ])
+
+    def record(step: int) -> None:
+        epoch = step // steps_per_epoch
+        for h, m in models.items():
+            train_err = (m(x).argmax(-1) != y).double().mean(1)
+            logits = m(x_test)
+            test_err = (logits.argmax(-1) != y_test).double().mean(1)
+            test_loss = torch.stack([torch.nn.functional.cross_entropy(lg, y_test) for lg in logits])
+            for i, s in enumerate(seeds):
+                for metric, v in (("train_error", train_err), ("test_error", test_err), ("test_loss", test_loss)):
+                    rows.append({"width": h, "params": mlp_params(d, h), "seed": s, "step": epoch,
+                                 "metric": metric, "value": v[i].item()})
+
+    names = [f"h={h}/seed{s}" for h in widths for s in seeds]
+    train([p for m in models.values() for p in m.parameters()], losses, steps=epochs * steps_per_epoch,
+          optimizer=lambda p: torch.optim.SGD(p, lr=lr, momentum=momentum),
+          record=record, record_steps=[e * steps_per_epoch for e in record_epochs], label=label,
+          model_names=names, progress_every_s=progress_every_s)
+    if ensemble:
+        with torch.no_grad():
+            for h, m in models.items():
+                probs = torch.softmax(m(x_test), -1).mean(0)
+                rows.append({"width": h, "params": mlp_params(d, h), "seed": -1, "step": epochs,
+                             "metric": "ensemble_test_error",
+                             "value": (probs.argmax(-1) != y_test).double().mean().item()})
+    return rows
+
+
+def record_epochs(epochs: int, n: int) -> list[int]:
+    """About n epochs to record, log-spaced (for epoch-wise curves) with the first and the last."""
+    pts = np.unique(np.round(np.logspace(0, math.log10(max(epochs, 1)), n)).astype(int))
+    return sorted({0, epochs, *[int(p) for p in pts if p <= epochs]})

@@ -1,0 +1,295 @@
+"""Double descent: label noise, random features against closed forms, the batched width sweep against
+one model at a time, every claim's verdicts on hand-made tables, and the paper-scale image path."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from repro.claims import Status
+from repro.config import compose
+from repro.data import DataRef
+from repro.experiments import double_descent as dd
+from repro.experiments.double_descent import claims as ddc
+from repro.experiments.double_descent.sweep import mlp_params, noisy_labels, random_features, train_width_sweep
+
+R, N, U = Status.REPRODUCED, Status.NOT_REPRODUCED, Status.INCONCLUSIVE
+
+
+@pytest.fixture(scope="module")
+def cfg():
+    return compose(["experiment=double_descent", "scale=laptop", "tracking=disabled"])
+
+
+# ---------------------------------------------------------------- computations
+
+
+def test_noisy_labels_are_wrong_classes_sampled_once():
+    y = torch.arange(10).repeat(2000)
+    noisy = noisy_labels(y, 0.15, seed=3)
+    changed = noisy != y
+    assert abs(changed.double().mean().item() - 0.15) < 0.01
+    assert torch.equal(noisy, noisy_labels(y, 0.15, seed=3))  # a pure function of the seed
+    # the new class is uniform over the 9 wrong ones
+    shift = ((noisy - y) % 10)[changed]
+    counts = torch.bincount(shift, minlength=10)
+    assert counts[0] == 0 and (counts[1:].double() / counts.sum()).sub(1 / 9).abs().max() < 0.02
+    assert torch.equal(noisy_labels(y, 0.0, seed=3), y)
+
+
+def test_random_features_match_pinv_min_norm():
+    """Least squares for N < n, interpolation for N ≥ n, and the min-norm solution (= pinv) throughout."""
+    g = torch.Generator().manual_seed(0)
+    x, xt = torch.randn(30, 5, generator=g), torch.randn(40, 5, generator=g)
+    y, yt = torch.randint(0, 10, (30,), generator=g), torch.randint(0, 10, (40,), generator=g)
+    rows = random_features(x, y, xt, yt, [10, 30, 60], seed=1)
+    w = torch.randn(5, 60, generator=torch.Generator().manual_seed(1), dtype=torch.float64) / 5**0.5
+    for N in (10, 30, 60):
+        phi, phit = torch.relu(x.double() @ w[:, :N]), torch.relu(xt.double() @ w[:, :N])
+        beta = torch.linalg.pinv(phi) @ torch.nn.functional.one_hot(y, 10).double()
+        want = ((phit @ beta - torch.nn.functional.one_hot(yt, 10).double()) ** 2).sum(1).mean().item()
+        got = {r["metric"]: r["value"] for r in rows if r["n_features"] == N}
+        assert got["test_mse"] == pytest.approx(want, rel=1e-6)
+        if N >= 30:
+            assert got["train_mse"] < 1e-16 * 1e6  # interpolates
+        else:
+            assert got["train_mse"] > 0.1
+
+
+def test_mlp_params():
+    m = torch.nn.Sequential(torch.nn.Linear(40, 7), torch.nn.Linear(7, 7), torch.nn.Linear(7, 10))
+    assert mlp_params(40, 7) == sum(p.numel() for p in m.parameters())
+
+
+def _sweep_data():
+    g = torch.Generator().manual_seed(0)
+    x, xt = torch.randn(60, 6, generator=g), torch.randn(30, 6, generator=g)
+    y, yt = torch.randint(0, 10, (60,), generator=g), torch.randint(0, 10, (30,), generator=g)
+    return x, y, xt, yt
+
+
+def test_batched_width_sweep_equals_one_model_at_a_time():
+    """Every (width, seed) trained together gives the same per-model results as trained alone."""
+    x, y, xt, yt = _sweep_data()
+    kw = dict(epochs=4, batch_size=20, lr=0.05, momentum=0.9, record_epochs=[0, 2, 4], ensemble=False,
+              progress_every_s=None)
+    together = pd.DataFrame(train_width_sweep(x, y, xt, yt, widths=[4, 16], seeds=[0, 1, 2], **kw))
+    alone = pd.concat([pd.DataFrame(train_width_sweep(x, y, xt, yt, widths=[h], seeds=[s], **kw))
+                       for h in (4, 16) for s in (0, 1, 2)])
+    key = ["width", "seed", "step", "metric"]
+    a = together.sort_values(key).reset_index(drop=True)
+    b = alone.sort_values(key).reset_index(drop=True)
+    assert len(a) == 3 * 2 * 3 * 3 and a[key].equals(b[key])
+    np.testing.assert_allclose(a["value"], b["value"], rtol=1e-4, atol=1e-5)
+    # and training did something: the loss fell for the wide model
+    loss = a[(a.metric == "test_loss") & (a.width == 16)].groupby("step")["value"].median()
+    errors = a[(a.metric == "train_error") & (a.width == 16)].groupby("step")["value"].median()
+    assert errors.iloc[-1] < errors.iloc[0] and np.isfinite(loss).all()
+
+
+def test_ensemble_rows():
+    x, y, xt, yt = _sweep_data()
+    rows = pd.DataFrame(train_width_sweep(x, y, xt, yt, widths=[8], seeds=[0, 1], epochs=1, batch_size=30, lr=0.05,
+                                          momentum=0.0, record_epochs=[1], progress_every_s=None))
+    ens = rows[rows.metric == "ensemble_test_error"]
+    assert len(ens) == 1 and ens.iloc[0]["seed"] == -1 and 0 <= ens.iloc[0]["value"] <= 1
+
+
+def test_prominence():
+    assert ddc.prominence(np.array([5, 4, 3, 2.0]))[0] == 0
+    size, top, base = ddc.prominence(np.array([0.5, 0.45, 0.55, 0.5, 0.4]))
+    assert size == pytest.approx(0.10) and (top, base) == (2, 1)
+
+
+def test_shards_and_data(cfg):
+    names = list(dd.shards(cfg.experiment))
+    assert names == ["rf", "mlp-n4000-noise0", "mlp-n4000-noise0.15", "mlp-n4000-noise0.2", "mlp-n2000-noise0.15"]
+    paper = compose(["experiment=double_descent", "scale=paper"]).experiment
+    img = [s for s in dd.shards(paper) if s.startswith("img-")]
+    assert len(img) == 2 * 7 * 4 * 5  # arch × width group × noise × seed: one job each
+    assert "img-resnet18-k1_2_3_4-noise0.15-seed0" in img
+    assert dd.datasets(paper, img[0])[0].family == "cifar10"
+
+
+# ---------------------------------------------------------------- hand-made tables
+
+
+WIDTHS = [4, 8, 16, 32, 64, 128]
+
+
+def mlp_table(curves: dict[tuple[int, float], list[float]], train: list[float] | None = None, seeds=5,
+              jitter=0.002, epochs=(0, 300), ensemble: dict | None = None) -> pd.DataFrame:
+    """Final-epoch test errors per width for each (n, noise), the same curve for every seed plus jitter."""
+    train = train or [0.5, 0.3, 0.1, 0.01, 0.0, 0.0]
+    rows = []
+    for (n, p), test in curves.items():
+        for s in range(seeds):
+            for h, te, tr in zip(WIDTHS, test, train):
+                for step in epochs:
+                    late = step == epochs[-1]
+                    point = dict(shard=f"mlp-n{n}-noise{p:g}", n_train=n, noise=p, width=h,
+                                 params=mlp_params(40, h), seed=s, step=step)
+                    rows.append(point | dict(metric="test_error", value=(te + jitter * (s - 2)) if late else 0.9))
+                    rows.append(point | dict(metric="train_error", value=tr if late else 0.9))
+        for h, v in zip(WIDTHS, (ensemble or {}).get((n, p), test)):
+            rows.append(dict(shard=f"mlp-n{n}-noise{p:g}", n_train=n, noise=p, width=h, params=mlp_params(40, h),
+                             seed=-1, step=epochs[-1], metric="ensemble_test_error", value=v))
+    return pd.DataFrame(rows)
+
+
+PEAKED = [0.50, 0.48, 0.52, 0.56, 0.50, 0.45]  # peak at h = 32, where train error is 0.01
+FLAT = [0.50, 0.48, 0.46, 0.45, 0.44, 0.43]
+
+
+@pytest.fixture
+def small(cfg):
+    """A config whose MLP sweep is at n = 4000 with noise 0/0.15/0.2 and sample-wise n = 2000."""
+    return cfg
+
+
+def test_dd2_three_verdicts(small):
+    assert ddc.check_dd2(mlp_table({(4000, 0.15): PEAKED}), small).status is R
+    assert ddc.check_dd2(mlp_table({(4000, 0.15): FLAT}), small).status is N
+    # the peak sits at h = 32 but train error first reaches ~0 only at h = 128: not near
+    far = mlp_table({(4000, 0.15): PEAKED}, train=[0.5, 0.4, 0.3, 0.2, 0.1, 0.0])
+    assert ddc.check_dd2(far, small).status is N
+    # seeds disagree so much that the peak is inside the spread
+    assert ddc.check_dd2(mlp_table({(4000, 0.15): PEAKED}, jitter=0.05), small).status is N
+    # never interpolated, or too few seeds
+    assert ddc.check_dd2(mlp_table({(4000, 0.15): PEAKED}, train=[0.5] * 6), small).status is U
+    assert ddc.check_dd2(mlp_table({(4000, 0.15): PEAKED}, seeds=3), small).status is U
+
+
+def test_dd3_three_verdicts(small):
+    noisy = {(4000, 0.15): PEAKED, (4000, 0.2): [0.55, 0.52, 0.57, 0.62, 0.55, 0.5]}
+    assert ddc.check_dd3(mlp_table({(4000, 0.0): FLAT, **noisy}), small).status is R
+    assert ddc.check_dd3(mlp_table({(4000, 0.0): PEAKED, **noisy}), small).status is N
+    assert ddc.check_dd3(mlp_table({(4000, 0.0): FLAT, (4000, 0.15): FLAT, (4000, 0.2): FLAT}), small).status is U
+
+
+def test_dd4_network_and_rf(small):
+    good_rf = rf_table({1000: 1.0, 2000: 2.0})
+    small_n = [0.55, 0.58, 0.52, 0.50, 0.48, 0.46]  # n = 2000 peaks at h = 8 (~500 params)
+    large_n = PEAKED  # n = 4000 peaks at h = 32 (~2.7k params): ratio ~5.5, outside [4/3, 3]
+    assert ddc.check_dd4(pd.concat([good_rf, mlp_table({(2000, 0.15): small_n, (4000, 0.15): large_n})]),
+                         small).status is N
+    moved = [0.55, 0.53, 0.57, 0.50, 0.47, 0.45]  # n = 2000 peaks at h = 16 (~1.1k params): ratio ~2.5
+    assert ddc.check_dd4(pd.concat([good_rf, mlp_table({(2000, 0.15): moved, (4000, 0.15): large_n})]),
+                         small).status is R
+    bad_rf = rf_table({1000: 1.0, 2000: 1.0})  # the peak does not move with n
+    assert ddc.check_dd4(pd.concat([bad_rf, mlp_table({(2000, 0.15): moved, (4000, 0.15): large_n})]),
+                         small).status is N
+    assert ddc.check_dd4(pd.concat([rf_table({1000: 1.0, 2000: 2.0}, seeds=2),
+                                    mlp_table({(2000, 0.15): moved, (4000, 0.15): large_n})]), small).status is U
+
+
+def test_dd5_three_verdicts(small):
+    flat_es = mlp_table({(4000, 0.15): PEAKED}, ensemble={(4000, 0.15): FLAT}, epochs=(0, 100, 300))
+    # early stopping: at epoch 100 the errors are the flat curve
+    t = flat_es.copy()
+    mid = (t.step == 100) & (t.metric == "test_error")
+    t.loc[mid, "value"] = t.loc[mid, "width"].map(dict(zip(WIDTHS, FLAT)))
+    assert ddc.check_dd5(t, small).status is R
+    assert ddc.check_dd5(mlp_table({(4000, 0.15): PEAKED}, ensemble={(4000, 0.15): PEAKED}), small).status is N
+    assert ddc.check_dd5(mlp_table({(4000, 0.15): FLAT}), small).status is U
+
+
+def epoch_table(curve: list[float], seeds=5) -> pd.DataFrame:
+    rows = []
+    for s in range(seeds):
+        for e, v in zip([0, 1, 3, 10, 30, 100, 300], curve):
+            rows.append(dict(shard="mlp-n4000-noise0.2", n_train=4000, noise=0.2, width=128, params=1, seed=s,
+                             step=e, metric="test_error", value=v + 0.001 * s))
+    return pd.DataFrame(rows)
+
+
+def test_dd6_three_verdicts(small):
+    assert ddc.check_dd6(epoch_table([0.9, 0.6, 0.5, 0.55, 0.6, 0.5, 0.45]), small).status is R
+    assert ddc.check_dd6(epoch_table([0.9, 0.6, 0.5, 0.55, 0.6, 0.62, 0.63]), small).status is N  # no 2nd descent
+    assert ddc.check_dd6(epoch_table([0.9, 0.6, 0.5, 0.55, 0.6, 0.5, 0.45], seeds=2), small).status is U
+
+
+def rf_table(peaks: dict[int, float], seeds=5) -> pd.DataFrame:
+    """Test MSE against N/n_base with a spike at ratio `peaks[n]` for each n."""
+    ratios = [0.5, 0.8, 1.0, 1.2, 1.5, 2.0, 2.5, 4.0]
+    rows = []
+    for n, at in peaks.items():
+        for s in range(seeds):
+            for r in ratios:
+                mse = 0.8 + (5.0 if r == at else 0.0) - 0.02 * r
+                err = 0.5 + (0.2 if r == at else 0.0) - 0.01 * r
+                for metric, v in (("test_mse", mse), ("test_error", err)):
+                    rows.append(dict(shard="rf", n_train=n, n_features=int(r * 1000), ratio=r, seed=s, step=0,
+                                     metric=metric, value=v + 0.001 * s))
+    return pd.DataFrame(rows)
+
+
+def test_dd1_three_verdicts(small):
+    assert ddc.check_dd1(rf_table({1000: 1.0}), small).status is R
+    assert ddc.check_dd1(rf_table({1000: 1.5}), small).status is N  # peak outside [0.8n, 1.25n]
+    assert ddc.check_dd1(rf_table({1000: 1.0}, seeds=3), small).status is U
+    claim = next(c for c in ddc.CLAIMS if c.id == "DD1")
+    assert claim.evaluate(rf_table({2000: 2.0}), small)["status"] == "inconclusive"  # n = 1000 missing
+
+
+def test_dd7_is_inconclusive_without_cifar_runs(small):
+    claim = next(c for c in ddc.CLAIMS if c.id == "DD7")
+    out = claim.evaluate(mlp_table({(4000, 0.15): PEAKED}), small)
+    assert out["status"] == "inconclusive" and "paper scale only" in out["detail"]
+
+
+# ---------------------------------------------------------------- real code paths, tiny overrides
+
+
+def test_paper_scale_image_path_one_step_on_cpu(tmp_path, monkeypatch):
+    """ResNet18 (k = 1 and the paper's k = 64) on a CIFAR-10 file of 8 images: one Adam step each, records."""
+    from repro.run import run
+
+    monkeypatch.chdir(tmp_path)
+    g = np.random.default_rng(0)
+    path = DataRef("cifar10", {"subset": 8}).path(tmp_path / "data")
+    path.parent.mkdir(parents=True)
+    np.savez(path, x=g.integers(0, 256, (8, 3, 32, 32), dtype=np.uint8), y=np.arange(8) % 10,
+             x_test=g.integers(0, 256, (4, 3, 32, 32), dtype=np.uint8), y_test=np.arange(4))
+    shard = "img-resnet18-k1_64-noise0.15-seed0"
+    [out] = run(compose(["experiment=double_descent", "scale=paper", "scale.device=cpu", "tracking=disabled",
+                         f"data_dir={tmp_path / 'data'}", "experiment.image.subset=8", "experiment.image.max_steps=1",
+                         "experiment.image.batch_size=4", "experiment.image.k_groups=[[1,64]]",
+                         "experiment.image.archs=[resnet18]", "experiment.image.noise=[0.15]",
+                         "experiment.image.seeds=1", f"shard={shard}"]))
+    t = pd.read_csv(out / "table.csv")
+    assert set(t["k"]) == {1, 64} and set(t["metric"]) == {"train_error", "test_error"}
+    assert t["value"].between(0, 1).all()
+
+
+def test_paper_scale_cnn_path_and_missing_data_message(tmp_path, monkeypatch):
+    from repro.config import ConfigError  # noqa: F401  (the CLI maps DataMissing to exit 2)
+    from repro.data import DataMissing
+    from repro.run import run
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(DataMissing) as e:
+        run(compose(["experiment=double_descent", "scale=paper", "scale.device=cpu", "tracking=disabled",
+                     f"data_dir={tmp_path / 'data'}", "experiment.image.archs=[cnn5]",
+                     "experiment.image.k_groups=[[64]]", "experiment.image.noise=[0.0]", "experiment.image.seeds=1",
+                     "shard=img-cnn5-k64-noise0-seed0"]))
+    assert "cifar10" in str(e.value)
+    assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.parametrize("shard", ["rf", "mlp-n2000-noise0.15"])
+def test_paper_scale_mnist1d_paths_tiny(tmp_path, monkeypatch, shard):
+    """The paper preset's RF and MLP shards with tiny overrides (a few samples, one epoch, CPU)."""
+    from repro.run import run
+
+    monkeypatch.chdir(tmp_path)
+    [out] = run(compose(["experiment=double_descent", "scale=paper", "scale.device=cpu", "scale.seeds=1",
+                         "tracking=disabled", f"data_dir={tmp_path / 'data'}",
+                         "experiment.data={num_samples: 1000, train_split: 0.4, seed: 42}",
+                         "experiment.rf.n_train=[50,100]", "experiment.rf.n_test=100", "experiment.mlp.n_test=100",
+                         "experiment.mlp.n_train=200", "experiment.mlp.sample_wise_n=100", "experiment.mlp.epochs=1",
+                         "experiment.mlp.widths=[4,256]", f"shard={shard.replace('n2000', 'n100')}"]))
+    t = pd.read_csv(out / "table.csv")
+    assert np.isfinite(t["value"]).all() and len(t) > 0
