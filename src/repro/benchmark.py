@@ -74,6 +74,7 @@ def bench_sweep(epochs: int, device: str) -> float:
             torch.cuda.synchronize()
         return time.perf_counter() - t0
 
+    fit(c.widths[:2], seeds[:1])  # warm-up: first-call costs count for neither side
     together = fit(c.widths, seeds)
     alone = sum(fit([h], [s]) for h in c.widths for s in seeds)
     print(f"{len(c.widths)} widths × {len(seeds)} seeds × {epochs} epochs on {dev}: batched {together:.2f} s, "

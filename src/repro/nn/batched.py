@@ -89,3 +89,35 @@ class BatchedMLP(nn.Module):
             if i < last:
                 h = self._act(h)
         return h
+
+
+class WidthSweepMLP(nn.Module):
+    """Two-hidden-layer MLPs d-h-h-out for several widths h and seeds, packed into one block model.
+
+    The first layers of all widths form one matrix [B, d, Σh] (one matmul for the whole sweep); each
+    width then has its own h×h and h×out blocks. Model (h, seed) is initialised exactly as
+    `BatchedMLP([seed], [d, h, h, out])` would be, and no parameter is shared, so summing the per-model
+    losses trains each model exactly as alone.
+
+    forward(x [B, n, d]) -> logits [W, B, n, out], in the order of `widths`.
+    """
+
+    def __init__(self, seeds: Sequence[int], d_in: int, widths: Sequence[int], n_out: int, *,
+                 init: str = "torch_default", dtype=torch.float32):
+        super().__init__()
+        self.widths = list(widths)
+        per_width = [BatchedMLP(seeds, [d_in, h, h, n_out], "relu", init=init, dtype=dtype) for h in self.widths]
+        self.w1 = nn.Parameter(torch.cat([m.weights[0].detach() for m in per_width], dim=2))
+        self.b1 = nn.Parameter(torch.cat([m.biases[0].detach() for m in per_width], dim=1))
+        self.w2 = nn.ParameterList([m.weights[1] for m in per_width])
+        self.b2 = nn.ParameterList([m.biases[1] for m in per_width])
+        self.w3 = nn.ParameterList([m.weights[2] for m in per_width])
+        self.b3 = nn.ParameterList([m.biases[2] for m in per_width])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h1 = torch.relu(torch.baddbmm(self.b1.unsqueeze(1), x, self.w1))
+        out = []  # split, not slices: its backward is one concatenation, not a zero-filled buffer per width
+        for part, w2, b2, w3, b3 in zip(h1.split(self.widths, dim=-1), self.w2, self.b2, self.w3, self.b3):
+            h2 = torch.relu(torch.baddbmm(b2.unsqueeze(1), part, w2))
+            out.append(torch.baddbmm(b3.unsqueeze(1), h2, w3))
+        return torch.stack(out)

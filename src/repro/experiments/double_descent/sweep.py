@@ -1,8 +1,8 @@
 """The computations behind double descent: label noise, random-feature regression, and the batched
 width-sweep trainer.
 
-The width sweep trains every (width, seed) point of a shard at once: one `BatchedMLP` per width holds
-all seeds, each seed with its own initialisation and its own minibatch order, and the per-model
+The width sweep trains every (width, seed) point of a shard at once in one block model
+(`WidthSweepMLP`), each seed with its own initialisation and its own minibatch order; the per-model
 losses are summed, so each model trains exactly as it would alone (`tests/test_double_descent.py`
 checks this against one-model-at-a-time training).
 """
@@ -15,7 +15,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from repro.nn.batched import BatchedMLP
+from repro.nn.batched import WidthSweepMLP
 from repro.train import train
 
 
@@ -97,7 +97,8 @@ def train_width_sweep(x: torch.Tensor, y: torch.Tensor, x_test: torch.Tensor, y_
     steps_per_epoch = n // batch_size
     if steps_per_epoch < 1:
         raise ValueError(f"batch_size={batch_size} exceeds the {n} training samples")
-    models = {h: BatchedMLP(seeds, [d, h, h, 10], "relu").to(device) for h in widths}
+    model = WidthSweepMLP(seeds, d, widths, 10).to(device)
+    W = len(widths)
     # each seed's own minibatch order, independent of which models share the batch
     orders = [torch.Generator().manual_seed(1_000_003 * int(s) + 17) for s in seeds]
     state = {"step": 0, "perm": None}
@@ -110,17 +111,16 @@ def train_width_sweep(x: torch.Tensor, y: torch.Tensor, x_test: torch.Tensor, y_
         idx = state["perm"][:, epoch_step * batch_size:(epoch_step + 1) * batch_size]  # [B, bs]
         xb, yb = x[idx], y[idx]
         state["step"] += 1
-        return torch.cat([
-            torch.nn.functional.cross_entropy(m(xb).reshape(-1, 10), yb.reshape(-1), reduction="none")
-            .view(B, -1).mean(1)
-            for m in models.values()
-        ])
+        logits = model(xb)  # [W, B, bs, 10]
+        return torch.nn.functional.cross_entropy(logits.reshape(-1, 10), yb.repeat(W, 1).reshape(-1),
+                                                 reduction="none").view(W * B, -1).mean(1)
 
     def record(step: int) -> None:
         epoch = step // steps_per_epoch
-        for h, m in models.items():
-            train_err = (m(x).argmax(-1) != y).double().mean(1)
-            logits = m(x_test)
+        train_logits, test_logits = model(x.expand(B, *x.shape)), model(x_test.expand(B, *x_test.shape))
+        for w, h in enumerate(widths):
+            train_err = (train_logits[w].argmax(-1) != y).double().mean(1)
+            logits = test_logits[w]
             test_err = (logits.argmax(-1) != y_test).double().mean(1)
             test_loss = torch.stack([torch.nn.functional.cross_entropy(lg, y_test) for lg in logits])
             for i, s in enumerate(seeds):
@@ -129,14 +129,15 @@ def train_width_sweep(x: torch.Tensor, y: torch.Tensor, x_test: torch.Tensor, y_
                                  "metric": metric, "value": v[i].item()})
 
     names = [f"h={h}/seed{s}" for h in widths for s in seeds]
-    train([p for m in models.values() for p in m.parameters()], losses, steps=epochs * steps_per_epoch,
+    train(model.parameters(), losses, steps=epochs * steps_per_epoch,
           optimizer=lambda p: torch.optim.SGD(p, lr=lr, momentum=momentum),
           record=record, record_steps=[e * steps_per_epoch for e in record_epochs], label=label,
           model_names=names, progress_every_s=progress_every_s)
     if ensemble:
         with torch.no_grad():
-            for h, m in models.items():
-                probs = torch.softmax(m(x_test), -1).mean(0)
+            test_logits = model(x_test.expand(B, *x_test.shape))
+            for w, h in enumerate(widths):
+                probs = torch.softmax(test_logits[w], -1).mean(0)  # over seeds
                 rows.append({"width": h, "params": mlp_params(d, h), "seed": -1, "step": epochs,
                              "metric": "ensemble_test_error",
                              "value": (probs.argmax(-1) != y_test).double().mean().item()})
