@@ -30,7 +30,7 @@ def test_paper_preset_is_the_protocol():
 
 
 @pytest.mark.parametrize("overrides,needle", [
-    (["experiment=f_principel"], "valid choices: f_principle"),
+    (["experiment=f_principel"], "unknown experiment 'f_principel'; valid choices: "),
     (["scale=huge"], "valid choices: smoke, laptop, paper"),
     (["tracking=maybe"], "valid choices: disabled, offline, online"),
     (["experiment.fp1.hidden=[64,-3]"], "experiment.fp1.hidden[] must be positive, got -3"),
@@ -57,7 +57,10 @@ def test_unknown_key_lists_valid_keys():
 
 
 def test_registry_is_the_conf_directory():
-    assert "f_principle" in available_experiments()
+    assert {"f_principle", "double_descent"} <= set(available_experiments())
+    with pytest.raises(ConfigError) as e:
+        compose(["experiment=f_principel"])
+    assert all(name in str(e.value) for name in available_experiments())
 
 
 @pytest.mark.parametrize("args,needle", [
