@@ -122,9 +122,9 @@ def check_dd1(table: pd.DataFrame, cfg) -> Verdict:
     failed = [k for k, ok in parts.items() if not ok]
     return Verdict(
         Status.NOT_REPRODUCED if failed else Status.REPRODUCED,
-        f"n = {n}: test MSE peaks at N = {mse.x[i]} (N/n = {mse.x[i] / n:.2f}) with median {mse.median[i]:.3g} "
+        f"n = {n}: test MSE peaks at N = {mse.x[i]:g} (N/n = {mse.x[i] / n:.2f}) with median {mse.median[i]:.3g} "
         f"(IQR {mse.iqr[i]:.3g}); best under-parameterised {under.min() if under.size else float('nan'):.3g}; "
-        f"at N = {mse.x[-1]}: {mse.median[-1]:.3g}. Test error peaks at N/n = {err.x[j] / n:.2f} "
+        f"at N = {mse.x[-1]:g}: {mse.median[-1]:.3g}. Test error peaks at N/n = {err.x[j] / n:.2f} "
         f"({err.median[j]:.3f}; {err.median[-1]:.3f} at the largest N)",
         "All five conditions hold." if not failed else f"Failed: {', '.join(failed)}.",
     )
@@ -144,8 +144,8 @@ def check_dd4(table: pd.DataFrame, cfg) -> Verdict:
     hurts = c2.median[i2] - c1.median[k] > max(c2.iqr[i2], c1.iqr[k])
     ok = (SAMPLEWISE[0] <= ratio <= SAMPLEWISE[1]) and hurts
     statuses.append(Status.REPRODUCED if ok else Status.NOT_REPRODUCED)
-    parts.append(f"random features: peak N = {c1.x[i1]} (n = {n1}) → {c2.x[i2]} (n = {n2}), ratio {ratio:.2f}; "
-                 f"at N = {c2.x[i2]} test MSE is {c2.median[i2]:.3g} with n = {n2} vs {c1.median[k]:.3g} with "
+    parts.append(f"random features: peak N = {c1.x[i1]:g} (n = {n1}) → {c2.x[i2]:g} (n = {n2}), ratio {ratio:.2f}; "
+                 f"at N = {c2.x[i2]:g} test MSE is {c2.median[i2]:.3g} with n = {n2} vs {c1.median[k]:.3g} with "
                  f"n = {n1}{'' if hurts else ' (more data does not hurt by more than the spread)'}")
     # the trained network: sample_wise_n and n_train at the sample-wise noise
     small, large, p = e.mlp.sample_wise_n, e.mlp.n_train, e.mlp.sample_wise_noise
@@ -160,9 +160,9 @@ def check_dd4(table: pd.DataFrame, cfg) -> Verdict:
     hurts = gaps[w] > spread[w]
     ok = (SAMPLEWISE[0] <= pratio <= SAMPLEWISE[1]) and hurts
     statuses.append(Status.REPRODUCED if ok else Status.NOT_REPRODUCED)
-    parts.append(f"MLP at {p:.0%} noise: peak h = {hs} ({params[hs]} params, n = {small}) → h = {hl} "
-                 f"({params[hl]} params, n = {large}), parameter ratio {pratio:.2f}; largest harm of more data "
-                 f"at h = {tl.x[w]}: {tl.median[w]:.3f} vs {ts.median[w]:.3f} (spread {spread[w]:.3f})")
+    parts.append(f"MLP at {p:.0%} noise: peak h = {hs:g} ({params[hs]:g} params, n = {small}) → h = {hl:g} "
+                 f"({params[hl]:g} params, n = {large}), parameter ratio {pratio:.2f}; largest harm of more data "
+                 f"at h = {tl.x[w]:g}: {tl.median[w]:.3f} vs {ts.median[w]:.3f} (spread {spread[w]:.3f})")
     return Verdict(combine(statuses), "; ".join(parts),
                    "In the sample-wise figure the peak moves right when n doubles, and near the larger n's peak "
                    "the curve for more data lies above the one for less.")
@@ -191,9 +191,9 @@ def _model_wise_peak(table: pd.DataFrame, n: int, noise: float, x: str) -> Verdi
     failed = [k for k, ok in (("rise", rise), ("fall", fall), ("near the threshold", near)) if not ok]
     return Verdict(
         Status.NOT_REPRODUCED if failed else Status.REPRODUCED,
-        f"{noise:.0%} noise, n = {n}: test error peaks at {x} = {test.x[i]} with {test.median[i]:.3f} "
-        f"(IQR {test.iqr[i]:.3f}); minimum before it {test.median[j]:.3f} at {x} = {test.x[j]}; "
-        f"{test.median[-1]:.3f} at {x} = {test.x[-1]}; train error first ≤ {INTERPOLATED:.0%} at {x} = {h_thr}",
+        f"{noise:.0%} noise, n = {n}: test error peaks at {x} = {test.x[i]:g} with {test.median[i]:.3f} "
+        f"(IQR {test.iqr[i]:.3f}); minimum before it {test.median[j]:.3f} at {x} = {test.x[j]:g}; "
+        f"{test.median[-1]:.3f} at {x} = {test.x[-1]:g}; train error first ≤ {INTERPOLATED:.0%} at {x} = {h_thr:g}",
         "Rises above the smaller widths, falls by the largest width, and peaks within a factor "
         f"{NEAR:g} of the interpolation width." if not failed else f"Failed: {', '.join(failed)}.",
     )
@@ -208,7 +208,7 @@ def check_dd3(table: pd.DataFrame, cfg) -> Verdict:
             return v
         size, top, _ = prominence(test.median)
         prom[p] = (size, test.iqr[top], test.x[top])
-    text = "; ".join(f"{p:.0%}: {s:.3f} at h = {h} (IQR {q:.3f})" for p, (s, q, h) in prom.items())
+    text = "; ".join(f"{p:.0%}: {s:.3f} at h = {h:g} (IQR {q:.3f})" for p, (s, q, h) in prom.items())
     noisy = [prom[0.15], prom[0.2]]
     if any(s <= q for s, q, _ in noisy):
         return Verdict(Status.INCONCLUSIVE, "peak prominence " + text,
@@ -256,7 +256,7 @@ def check_dd6(table: pd.DataFrame, cfg) -> Verdict:
     ok = size > spread and fall > spread
     return Verdict(Status.REPRODUCED if ok else Status.NOT_REPRODUCED,
                    f"h = {int(rows['width'].max())}, {EPOCHWISE_NOISE:.0%} noise: test error rises by {size:.3f} "
-                   f"(epoch {c.x[base]} → {c.x[top]}) and then falls by {fall:.3f} (spread {spread:.3f})",
+                   f"(epoch {c.x[base]:g} → {c.x[top]:g}) and then falls by {fall:.3f} (spread {spread:.3f})",
                    "Test error against epoch falls, rises and falls again, each move larger than the seed spread."
                    if ok else "No second descent over epochs larger than the seed spread at this scale and budget.")
 
