@@ -14,7 +14,7 @@ from pathlib import Path
 
 from repro.io import digest
 
-FAMILIES = ("mnist1d", "cifar10")
+FAMILIES = ("mnist1d", "cifar10", "mnist")
 
 
 class DataMissing(FileNotFoundError):
