@@ -3,6 +3,8 @@
   python -m repro.benchmark batched    # batched trainer vs one model at a time (FP1's laptop models): the ratio
   python -m repro.benchmark sweep      # the double-descent width sweep (every width × 5 seeds) batched vs one
                                        # (width, seed) at a time, on the laptop protocol: the ratio
+  python -m repro.benchmark imp        # one lottery-ticket level (4 arms × 5 seeds, laptop MLP) batched vs one
+                                       # model at a time: the ratio
   python -m repro.benchmark workflow [--experiment E]   # wall time of the real Snakemake DAG, smoke and laptop,
        against the targets on 2 cores (f_principle: smoke <= 30 s, laptop <= 120 s; double_descent: laptop <= 300 s)
 """
@@ -24,7 +26,7 @@ from repro.nn.batched import BatchedMLP
 from repro.train import train
 
 TARGETS_S = {("f_principle", "smoke"): 30.0, ("f_principle", "laptop"): 120.0,
-             ("double_descent", "laptop"): 300.0}
+             ("double_descent", "laptop"): 300.0, ("lottery_ticket", "laptop"): 300.0}
 
 
 def bench_batched(steps: int) -> float:
@@ -82,6 +84,36 @@ def bench_sweep(epochs: int, device: str) -> float:
     return alone / together
 
 
+def bench_imp(iterations: int) -> float:
+    """One IMP level of the laptop protocol: the 4 arms × 5 seeds in one batch, then each model alone."""
+    from repro.data import DataRef, load
+    from repro.experiments.lottery_ticket.imp import Split, State, magnitude_prune, train_level
+
+    exp = compose(["experiment=lottery_ticket", "scale=laptop", "tracking=disabled"]).experiment
+    c = exp.imp
+    d = load(DataRef("mnist1d", dict(exp.data)))
+    to = lambda x, y, lo, hi: Split(torch.tensor(x[lo:hi], dtype=torch.float32), torch.tensor(y[lo:hi]))  # noqa: E731
+    tr, val = to(d["x"], d["y"], 0, c.n_train), to(d["x"], d["y"], c.n_train, c.n_train + c.n_val)
+    test = to(d["x_test"], d["y_test"], 0, c.n_test)
+    sizes, B = [40, *c.hidden, 10], 20
+    theta = State.of(BatchedMLP(range(B), sizes, "relu", init="glorot_normal"))
+    masks = magnitude_prune(theta.weights, [torch.ones_like(w) for w in theta.weights], [0.5, 0.5, 0.3])
+    kw = dict(train_set=tr, val=val, test=test, iterations=iterations, batch_size=c.batch_size, lr=c.lr,
+              eval_every=iterations)
+
+    def fit(idx) -> float:
+        t0 = time.perf_counter()
+        train_level(theta.select(idx), [m[list(idx)] for m in masks], list(idx), sizes, **kw)
+        return time.perf_counter() - t0
+
+    fit([0])  # warm-up
+    together = fit(range(B))
+    alone = sum(fit([b]) for b in range(B))
+    print(f"IMP level, {B} masked models × {iterations} iterations: batched {together:.2f} s, one at a time "
+          f"{alone:.2f} s, speed-up {alone / together:.1f}x  (torch threads: {torch.get_num_threads()})")
+    return alone / together
+
+
 def bench_workflow(experiment: str, scales: list[str], cores: int) -> dict[str, float]:
     """Run the real DAG for one experiment in a scratch copy of the workflow, from nothing, per scale."""
     repo = conf_dir().parent
@@ -115,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
     sw.add_argument("--epochs", type=int, default=2)
     sw.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     sw.add_argument("--threads", type=int, default=2)
+    im = sub.add_parser("imp")
+    im.add_argument("--iterations", type=int, default=200)
     w = sub.add_parser("workflow")
     w.add_argument("--scales", nargs="+", default=["smoke", "laptop"], choices=["smoke", "laptop", "paper"])
     w.add_argument("--cores", type=int, default=2)
@@ -123,6 +157,9 @@ def main(argv: list[str] | None = None) -> int:
     if a.what == "batched":
         torch.set_num_threads(1)
         bench_batched(a.steps)
+    elif a.what == "imp":
+        torch.set_num_threads(2)
+        bench_imp(a.iterations)
     elif a.what == "sweep":
         torch.set_num_threads(a.threads)
         bench_sweep(a.epochs, a.device)

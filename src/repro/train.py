@@ -66,12 +66,14 @@ def train(
     model_names: Sequence[str] | None = None,
     progress_every_s: float | None = 5.0,
     stop: Callable[[], bool] | None = None,
+    after_step: Callable[[], None] | None = None,
 ) -> int:
     """Run `steps` optimizer steps on `losses().sum()`.
 
     `record(step)` is called (under no_grad) before the first step and after every step listed in
     `record_steps` (step s means "after s updates"). Raises `Diverged` at the first non-finite loss.
     `stop()`, checked after each step, ends training early (e.g. once every model has converged).
+    `after_step()` runs right after every optimizer step (e.g. to re-apply pruning masks).
     Returns the number of steps taken.
     """
     opt = optimizer(list(params))
@@ -89,6 +91,9 @@ def train(
             raise Diverged(label, step, [names[i] for i in bad.nonzero().flatten().tolist()])
         loss.sum().backward()
         opt.step()
+        if after_step is not None:
+            with torch.no_grad():
+                after_step()
         progress(step, loss)
         if record is not None and step in wanted:
             with torch.no_grad():

@@ -32,11 +32,14 @@ def init_linear(gen: torch.Generator, fan_in: int, fan_out: int, scheme: str, bi
         limit = math.sqrt(6.0 / (fan_in + fan_out))
         w = (torch.rand(fan_out, fan_in, generator=gen) * 2 - 1) * limit
         b = torch.zeros(fan_out) if bias else None
+    elif scheme == "glorot_normal":  # Frankle & Carbin's "Gaussian Glorot": N(0, 2/(in+out)), zero bias
+        w = torch.randn(fan_out, fan_in, generator=gen) * math.sqrt(2.0 / (fan_in + fan_out))
+        b = torch.zeros(fan_out) if bias else None
     elif scheme == "normal":
         w = torch.randn(fan_out, fan_in, generator=gen) * bound
         b = torch.zeros(fan_out) if bias else None
     else:
-        raise ValueError(f"unknown init scheme {scheme!r}; valid: torch_default, glorot_uniform, normal")
+        raise ValueError(f"unknown init scheme {scheme!r}; valid: torch_default, glorot_uniform, glorot_normal, normal")
     return w.t().contiguous(), b
 
 
@@ -68,6 +71,7 @@ class BatchedMLP(nn.Module):
             if bias:
                 self.biases.append(nn.Parameter(torch.stack([b for _, b in layer]).to(dtype)))
         self.bias = bias
+        self.masks: list[torch.Tensor] | None = None  # pruning masks, see set_masks
         # runs of consecutive models with the same activation: each run is a slice (a view, no copy)
         self._runs = []
         for i, a in enumerate(acts):
@@ -81,10 +85,24 @@ class BatchedMLP(nn.Module):
             return ACTIVATIONS[self._runs[0][0]](h)
         return torch.cat([ACTIVATIONS[a](h[lo:hi]) for a, lo, hi in self._runs])
 
+    def set_masks(self, masks: Sequence[torch.Tensor] | None) -> None:
+        """Pruning masks, one per weight matrix ([B, fan_in, fan_out], 1 keeps a weight); None removes them.
+        Masked weights are zeroed now, multiplied by 0 in every forward pass (so they get no gradient),
+        and `apply_masks_()` zeroes them again after each optimizer step, where Adam's moments would
+        otherwise revive them."""
+        self.masks = None if masks is None else [m.to(w.dtype).to(w.device) for m, w in zip(masks, self.weights)]
+        self.apply_masks_()
+
+    @torch.no_grad()
+    def apply_masks_(self) -> None:
+        for w, m in zip(self.weights, self.masks or []):
+            w.mul_(m)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = x.expand(self.n_models, *x.shape) if x.dim() == 2 else x
         last = len(self.weights) - 1
         for i, w in enumerate(self.weights):
+            w = w * self.masks[i] if self.masks is not None else w
             h = torch.baddbmm(self.biases[i].unsqueeze(1), h, w) if self.bias else torch.bmm(h, w)
             if i < last:
                 h = self._act(h)

@@ -1,0 +1,204 @@
+"""The lottery ticket hypothesis: iterative magnitude pruning (IMP) with resetting or rewinding, and controls.
+
+Each shard runs the whole IMP chain for a group of seeds. Level 0 trains the dense network (and keeps
+its weights at the rewind iteration j). At every level L ≥ 1, four arms train together in one batch:
+- reset: the level's IMP mask, weights reset to θ0 (Frankle & Carbin);
+- rewind: its own IMP chain, weights rewound to θ_j (Frankle et al. 2020);
+- reinit: the reset arm's mask with a fresh random initialisation (control);
+- random: a random mask of the same per-layer sparsity with θ0 (control).
+Then the reset and rewind arms' trained weights give the next level's masks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+import torch
+
+from repro.config import ConfigError, positive
+from repro.data import DataRef, load
+from repro.experiments.lottery_ticket.claims import CLAIMS as CLAIMS  # re-exported: the experiment interface
+from repro.experiments.lottery_ticket.imp import (
+    Split,
+    State,
+    magnitude_prune,
+    random_masks_like,
+    remaining,
+    train_level,
+)
+from repro.nn.batched import BatchedMLP
+
+ARMS = ("reset", "rewind", "reinit", "random")
+
+
+@dataclass
+class IMPConfig:
+    """Frankle & Carbin 2019 (arXiv 1803.03635), LeNet-300-100 protocol: Adam lr 1.2e-3, batch 60, Gaussian
+    Glorot init, prune 20% of fc weights and 10% of the output layer per round, biases never pruned."""
+
+    hidden: list[int] = field(default_factory=lambda: [256, 256])
+    n_train: int = 5000
+    n_val: int = 1000  # held out from the training part: early stopping reads the minimum validation loss
+    n_test: int = 5000
+    lr: float = 1.2e-3
+    batch_size: int = 60
+    iterations: int = 5000
+    eval_every: int = 100
+    levels: int = 14  # rounds of pruning: 0.8^14 ≈ 4.4% of the hidden weights remain
+    rate_hidden: float = 0.2
+    rate_output: float = 0.1
+    rewind_iteration: int = 100  # j: the rewind arm restarts from θ_j of the dense run
+    seed_groups: int = 2  # shards: seeds are split into this many groups, one IMP chain job each
+
+    def __post_init__(self) -> None:
+        for h in self.hidden:
+            positive("experiment.imp.hidden[]", h)
+        for name in ("n_train", "n_val", "n_test", "batch_size", "iterations", "eval_every", "levels",
+                     "seed_groups"):
+            positive(f"experiment.imp.{name}", getattr(self, name))
+        positive("experiment.imp.lr", self.lr)
+        for name in ("rate_hidden", "rate_output"):
+            r = getattr(self, name)
+            if not 0 < r < 1:
+                raise ConfigError(f"experiment.imp.{name} must be in (0, 1), got {r}")
+        if not 0 <= self.rewind_iteration <= self.iterations:
+            raise ConfigError("experiment.imp.rewind_iteration must be in [0, iterations], "
+                              f"got {self.rewind_iteration}")
+
+
+@dataclass
+class NetsConfig:
+    """The papers' networks (repro.nn.lth: their optimisers, iterations, batch sizes and pruning rates from
+    Frankle & Carbin 2019 Fig. 2 and Frankle et al. 2020 Table 1), one job per (network, seed)."""
+
+    enabled: bool = False
+    networks: list[str] = field(default_factory=lambda: ["lenet300", "conv2", "conv4", "conv6", "resnet20"])
+    levels: int = 15
+    seeds: int = 3
+    rewind_iteration: int = 500  # Frankle et al. 2020: ResNet-20 is stable from about 500 iterations
+    n_val: int = 5000
+    eval_every: int = 500
+    subset: int | None = None  # tests: the first `subset` training images
+    max_iterations: int | None = None  # tests: cap each level's iterations
+    batch_size: int | None = None  # tests: cap the batch size
+
+    def __post_init__(self) -> None:
+        from repro.nn.lth import MODELS
+
+        for n in self.networks:
+            if n not in MODELS:
+                raise ConfigError(f"unknown network {n!r} in experiment.nets.networks; valid: {', '.join(MODELS)}")
+        for name in ("levels", "seeds", "n_val", "eval_every"):
+            positive(f"experiment.nets.{name}", getattr(self, name))
+
+
+@dataclass
+class Config:
+    name: str = "lottery_ticket"
+    data: dict = field(default_factory=lambda: {"num_samples": 15000, "train_split": 0.4, "seed": 42})
+    imp: IMPConfig = field(default_factory=IMPConfig)
+    nets: NetsConfig = field(default_factory=NetsConfig)
+    deviations: dict[str, str] = field(default_factory=dict)
+
+
+def shards(exp: Config) -> dict[str, object]:
+    out: dict[str, object] = {f"imp-g{g}": {"data": exp.data, "imp": exp.imp, "group": g}
+                              for g in range(exp.imp.seed_groups)}
+    if exp.nets.enabled:
+        common = {k: v for k, v in vars(exp.nets).items() if k not in ("networks", "seeds", "enabled")}
+        for name in exp.nets.networks:
+            for s in range(exp.nets.seeds):
+                out[f"net-{name}-seed{s}"] = {"network": name, "seed": s, **common}
+    return out
+
+
+def datasets(exp: Config, shard: str) -> list[DataRef]:
+    if shard.startswith("net-"):
+        from repro.nn.lth import PAPER
+
+        dataset = PAPER[shard.split("-")[1]]["dataset"]
+        return [DataRef(dataset, {"subset": exp.nets.subset} if exp.nets.subset else {})]
+    return [DataRef("mnist1d", dict(exp.data))]
+
+
+def run_shard(ctx) -> pd.DataFrame:
+    if ctx.shard.startswith("net-"):
+        from repro.experiments.lottery_ticket.nets import run_chain
+
+        _, name, seed = ctx.shard.split("-")
+        return pd.DataFrame(run_chain(ctx, name, int(seed.removeprefix("seed"))))
+    c: IMPConfig = ctx.exp.imp
+    group = int(ctx.shard.removeprefix("imp-g"))
+    seeds = [s for s in ctx.seeds if s % c.seed_groups == group]
+    if not seeds:
+        return pd.DataFrame(columns=["level", "p_m", "arm", "seed", "step", "metric", "value"])
+    d = load(DataRef("mnist1d", dict(ctx.exp.data)), ctx.data_dir)
+    if c.n_train + c.n_val > len(d["x"]) or c.n_test > len(d["x_test"]):
+        raise ConfigError(f"experiment.imp: n_train + n_val = {c.n_train + c.n_val} (of {len(d['x'])}) or "
+                          f"n_test = {c.n_test} (of {len(d['x_test'])}) exceeds the generated MNIST-1D set")
+    dev = ctx.device
+
+    def split(x, y, lo, hi) -> Split:
+        return Split(torch.tensor(x[lo:hi], dtype=torch.float32, device=dev), torch.tensor(y[lo:hi], device=dev))
+
+    tr, val = split(d["x"], d["y"], 0, c.n_train), split(d["x"], d["y"], c.n_train, c.n_train + c.n_val)
+    test = split(d["x_test"], d["y_test"], 0, c.n_test)
+    sizes = [tr.x.shape[1], *c.hidden, 10]
+    rates = [c.rate_hidden] * len(c.hidden) + [c.rate_output]
+    kw = dict(train_set=tr, val=val, test=test, iterations=c.iterations, batch_size=c.batch_size, lr=c.lr,
+              eval_every=c.eval_every)
+    theta0 = State.of(BatchedMLP(seeds, sizes, "relu", init="glorot_normal").to(dev))
+    rows = []
+
+    def keep(level_rows, arms_seeds, p_m, level):
+        for r in level_rows:
+            arm, seed = arms_seeds[r.pop("b")]
+            rows.append({"level": level, "p_m": p_m[arms_seeds.index((arm, seed))], "arm": arm, "seed": seed, **r})
+
+    out, dense, theta_j = train_level(theta0, None, seeds, sizes, **kw, snapshot_at=c.rewind_iteration,
+                                      label=ctx.label("level 0"), names=[f"dense/seed{s}" for s in seeds])
+    keep(out, [("dense", s) for s in seeds], [100.0] * len(seeds), 0)
+    ones = [torch.ones_like(w) for w in dense.weights]
+    mask_reset = magnitude_prune(dense.weights, ones, rates)
+    mask_rewind = [m.clone() for m in mask_reset]
+    for level in range(1, c.levels + 1):
+        fresh_seeds = [1_000_003 * level + s for s in seeds]  # a fresh initialisation at every level
+        fresh = State.of(BatchedMLP(fresh_seeds, sizes, "relu", init="glorot_normal").to(dev))
+        gens = [torch.Generator().manual_seed(7_777 * level + s) for s in seeds]
+        mask_random = random_masks_like(mask_reset, gens)
+        init = State.cat([theta0, theta_j, fresh, theta0])
+        masks = [torch.cat(ms) for ms in zip(mask_reset, mask_rewind, mask_reset, mask_random)]
+        arms_seeds = [(a, s) for a in ARMS for s in seeds]
+        p_m = remaining(masks).tolist()
+        print(f"[{ctx.label()}] level {level}: P_m = {p_m[0]:.1f}%", flush=True)
+        out, trained, _ = train_level(init, masks, [s for _, s in arms_seeds], sizes, **kw,
+                                      label=ctx.label(f"level {level}"), names=[f"{a}/seed{s}" for a, s in arms_seeds])
+        keep(out, arms_seeds, p_m, level)
+        k = len(seeds)
+        mask_reset = magnitude_prune(trained.select(range(0, k)).weights, mask_reset, rates)
+        mask_rewind = magnitude_prune(trained.select(range(k, 2 * k)).weights, mask_rewind, rates)
+    return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------- report hooks
+
+
+def figures(table: pd.DataFrame, cfg) -> list:
+    from repro.experiments.lottery_ticket.plots import all_figures  # seaborn loads only when plotting
+
+    return all_figures(table, cfg)
+
+
+def protocol(cfg) -> list[dict]:
+    c: IMPConfig = cfg.experiment.imp
+    return [
+        {"key": "network", "value": f"MLP 40-{'-'.join(map(str, c.hidden))}-10 ReLU on MNIST-1D, Gaussian Glorot init"},
+        {"key": "training", "value": f"Adam lr {c.lr:g}, batch {c.batch_size}, {c.iterations} iterations per level; "
+                                     f"{c.n_train} train / {c.n_val} validation / {c.n_test} test"},
+        {"key": "pruning", "value": f"{c.levels} rounds, layer-wise magnitude, {c.rate_hidden:.0%} hidden / "
+                                    f"{c.rate_output:.0%} output per round, biases never pruned; rewind to "
+                                    f"iteration {c.rewind_iteration}"},
+        {"key": "arms", "value": "reset (θ0), rewind (θ_j), reinit (same mask, fresh init), random (random mask, θ0)"},
+        {"key": "seeds", "value": str(len(cfg.seeds))},
+    ]

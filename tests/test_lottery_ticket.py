@@ -1,0 +1,286 @@
+"""Lottery tickets: pruning on analytic cases, masks that stay applied under Adam, batched = one at a time,
+early stopping, and every claim's verdicts on hand-made tables."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from repro.claims import Status
+from repro.experiments.lottery_ticket import claims as ltc
+from repro.experiments.lottery_ticket.imp import (
+    Split,
+    State,
+    magnitude_prune,
+    random_masks_like,
+    remaining,
+    train_level,
+)
+from repro.nn.batched import BatchedMLP
+from repro.train import train
+
+R, N, U = Status.REPRODUCED, Status.NOT_REPRODUCED, Status.INCONCLUSIVE
+
+
+def test_magnitude_prune_removes_the_smallest_surviving_weights():
+    w = torch.tensor([[[1.0, -5.0], [0.1, 3.0], [-0.2, 4.0], [2.0, -0.3], [6.0, 0.05]]])  # [1, 5, 2]
+    ones = torch.ones_like(w)
+    [m1] = magnitude_prune([w], [ones], [0.2])  # 2 of 10: 0.05 and 0.1
+    assert m1.flatten().tolist() == [1, 1, 0, 1, 1, 1, 1, 1, 1, 0]
+    [m2] = magnitude_prune([w], [m1], [0.25])  # 2 of the 8 survivors: 0.2 and 0.3
+    assert m2.flatten().tolist() == [1, 1, 0, 1, 0, 1, 1, 0, 1, 0]
+    # pruned weights stay pruned even if they have grown
+    [m3] = magnitude_prune([w * (1 - m2) * 100 + w * m2], [m2], [0.0])
+    assert torch.equal(m3, m2)
+
+
+def test_magnitude_prune_is_per_model():
+    w = torch.stack([torch.arange(1.0, 11.0).view(5, 2), -torch.arange(10.0, 0.0, -1).view(5, 2)])
+    [m] = magnitude_prune([w], [torch.ones_like(w)], [0.3])
+    assert m[0].flatten().tolist() == [0, 0, 0, 1, 1, 1, 1, 1, 1, 1]
+    assert m[1].flatten().tolist() == [1, 1, 1, 1, 1, 1, 1, 0, 0, 0]
+
+
+def test_random_masks_keep_the_count_and_remaining():
+    m = torch.zeros(2, 10, 10)
+    m[0, :3] = 1
+    m[1, :7] = 1
+    gens = [torch.Generator().manual_seed(i) for i in range(2)]
+    [r] = random_masks_like([m], gens)
+    assert r[0].sum() == 30 and r[1].sum() == 70 and not torch.equal(r, m)
+    out = [torch.ones(2, 4, 5), torch.zeros(2, 5, 3)]
+    out[1][0, :, :2] = 1  # model 0 keeps 10 of 15
+    assert remaining(out).tolist() == pytest.approx([100 * 30 / 35, 100 * 20 / 35])
+
+
+def test_masks_stay_applied_under_adam_with_live_moments():
+    """Adam with non-zero moments moves weights whose gradient is zero; masks re-applied after every
+    step keep them at exactly 0. Without the re-application they revive (the failure this guards)."""
+    x, y = torch.randn(32, 6), torch.randint(0, 3, (32,))
+
+    def run(reapply: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        model = BatchedMLP([0], [6, 8, 3], "relu")
+        opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+
+        def loss():
+            return torch.nn.functional.cross_entropy(model(x)[0], y).unsqueeze(0)
+
+        train(model.parameters(), loss, steps=5, optimizer=lambda p: opt)  # moments now non-zero everywhere
+        masks = [(torch.rand_like(w) > 0.5).float() for w in model.weights]
+        model.set_masks(masks)
+        train(model.parameters(), loss, steps=5, optimizer=lambda p: opt,
+              after_step=model.apply_masks_ if reapply else None)
+        return model.weights[0].detach(), masks[0]
+
+    w, m = run(reapply=True)
+    assert torch.all(w[m == 0] == 0) and torch.any(w[m == 1] != 0)
+    w, m = run(reapply=False)
+    assert torch.any(w[m == 0] != 0)  # revived: the test above would catch a missing re-application
+
+
+def _data():
+    g = torch.Generator().manual_seed(0)
+    mk = lambda n: Split(torch.randn(n, 8, generator=g), torch.randint(0, 10, (n,), generator=g))  # noqa: E731
+    return mk(120), mk(40), mk(50)
+
+
+def test_batched_level_equals_one_model_at_a_time():
+    tr, val, test = _data()
+    sizes = [8, 16, 10]
+    theta = State.of(BatchedMLP([0, 1, 2], sizes, "relu", init="glorot_normal"))
+    masks = magnitude_prune(theta.weights, [torch.ones_like(w) for w in theta.weights], [0.5, 0.2])
+    kw = dict(train_set=tr, val=val, test=test, iterations=12, batch_size=30, lr=1e-2, eval_every=6)
+    rows, final, _ = train_level(theta, masks, [0, 1, 2], sizes, **kw)
+    together = pd.DataFrame(rows).sort_values(["b", "step", "metric"]).reset_index(drop=True)
+    for b in range(3):
+        alone_rows, alone_final, _ = train_level(theta.select([b]), [m[[b]] for m in masks], [b], sizes, **kw)
+        alone = pd.DataFrame(alone_rows).sort_values(["step", "metric"]).reset_index(drop=True)
+        mine = together[together.b == b].reset_index(drop=True)
+        np.testing.assert_allclose(mine["value"], alone["value"], rtol=1e-4, atol=1e-6)
+        for wa, wb in zip(final.weights, alone_final.weights):
+            torch.testing.assert_close(wa[b], wb[0], rtol=1e-4, atol=1e-6)
+    # pruned weights are exactly zero after training
+    for w, m in zip(final.weights, masks):
+        assert torch.all(w[m == 0] == 0)
+
+
+def test_snapshot_is_taken_at_the_rewind_iteration():
+    tr, val, test = _data()
+    theta = State.of(BatchedMLP([0], [8, 16, 10], "relu"))
+    kw = dict(train_set=tr, val=val, test=test, batch_size=30, lr=1e-2, eval_every=5)
+    _, at4, _ = train_level(theta, None, [0], [8, 16, 10], iterations=4, **kw)
+    _, _, snap = train_level(theta, None, [0], [8, 16, 10], iterations=10, snapshot_at=4, **kw)
+    torch.testing.assert_close(snap.weights[0], at4.weights[0])
+
+
+# ---------------------------------------------------------------- hand-made tables
+
+PMS = {0: 100.0, 1: 80.0, 3: 51.0, 7: 21.0, 8: 16.8, 11: 8.6, 14: 4.4}
+
+
+def lt_table(acc: dict, es_iter: dict | None = None, seeds=5, jitter=0.002) -> pd.DataFrame:
+    """acc[(level, arm)] = median accuracy; es_iter[(level, arm)] = early-stopping iteration (default 500).
+    val_loss is lowest at the early-stopping iteration; test accuracy there is `acc`, 0.1 elsewhere."""
+    rows = []
+    for (level, arm), a in acc.items():
+        stop = (es_iter or {}).get((level, arm), 500)
+        for s in range(seeds):
+            for step in (0, 100, 200, 300, 400, 500, 600, 700, 800, 900, 1000):
+                rows.append(dict(level=level, p_m=PMS[level], arm=arm, seed=s, step=step, metric="val_loss",
+                                 value=1.0 + abs(step - stop) / 1000))
+                rows.append(dict(level=level, p_m=PMS[level], arm=arm, seed=s, step=step, metric="test_acc",
+                                 value=(a + jitter * (s - 2)) if step == stop else 0.1))
+    return pd.DataFrame(rows)
+
+
+def good_acc(over: dict | None = None) -> dict:
+    acc = {(0, "dense"): 0.80}
+    for lvl in PMS:
+        if lvl:
+            acc |= {(lvl, "reset"): 0.81, (lvl, "rewind"): 0.81, (lvl, "reinit"): 0.70, (lvl, "random"): 0.65}
+    return acc | (over or {})
+
+
+def test_early_stops_read_accuracy_at_min_val_loss():
+    es = ltc.early_stops(lt_table(good_acc(), es_iter={(7, "reset"): 300}))
+    row = es[(es.level == 7) & (es.arm == "reset") & (es.seed == 2)].iloc[0]
+    assert row.es_iter == 300 and row.acc == pytest.approx(0.81)
+
+
+def test_lt1_three_verdicts():
+    assert ltc.check_lt1(lt_table(good_acc()), None).status is R
+    assert ltc.check_lt1(lt_table(good_acc({(8, "reset"): 0.70})), None).status is N
+    assert ltc.check_lt1(lt_table(good_acc(), seeds=2), None).status is U
+
+
+def test_lt2_lt3_three_verdicts():
+    assert ltc.check_lt2(lt_table(good_acc()), None).status is R
+    assert ltc.check_lt2(lt_table(good_acc({(14, "reinit"): 0.81})), None).status is N
+    assert ltc.check_lt3(lt_table(good_acc()), None).status is R
+    assert ltc.check_lt3(lt_table(good_acc({(8, "random"): 0.812})), None).status is N
+    assert ltc.check_lt3(lt_table(good_acc(), seeds=2), None).status is U
+
+
+def test_lt4_three_verdicts():
+    early = {(0, "dense"): 800, (7, "reset"): 500}
+    assert ltc.check_lt4(lt_table(good_acc(), es_iter=early), None).status is R
+    same = {(0, "dense"): 500, (7, "reset"): 500}
+    assert ltc.check_lt4(lt_table(good_acc(), es_iter=same), None).status is N
+    assert ltc.check_lt4(lt_table(good_acc(), es_iter=early, seeds=2), None).status is U
+
+
+def test_lt5_three_verdicts():
+    # resetting never fails at P_m ≥ 10%: nothing to restore
+    assert ltc.check_lt5(lt_table(good_acc()), None).status is U
+    failing = good_acc({(7, "reset"): 0.70, (8, "reset"): 0.70})
+    assert ltc.check_lt5(lt_table(failing), None).status is R
+    assert ltc.check_lt5(lt_table(failing | {(8, "rewind"): 0.70}), None).status is N
+
+
+# ---------------------------------------------------------------- paper scale: the papers' networks
+
+
+def _fake_data(root, family: str, n: int = 24) -> None:
+    from repro.data import DataRef
+
+    g = np.random.default_rng(0)
+    shape = (1, 28, 28) if family == "mnist" else (3, 32, 32)
+    path = DataRef(family, {"subset": n}).path(root / "data")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, x=g.integers(0, 256, (n, *shape), dtype=np.uint8), y=np.arange(n) % 10,
+             x_test=g.integers(0, 256, (10, *shape), dtype=np.uint8), y_test=np.arange(10))
+
+
+def _paper_cfg(tmp_path, network: str, extra=()):
+    from repro.config import compose
+
+    return compose(["experiment=lottery_ticket", "scale=paper", "scale.device=cpu", "tracking=disabled",
+                    f"data_dir={tmp_path / 'data'}", f"experiment.nets.networks=[{network}]",
+                    "experiment.nets.seeds=1", "experiment.nets.levels=2", "experiment.nets.subset=24",
+                    "experiment.nets.n_val=4", "experiment.nets.max_iterations=3", "experiment.nets.batch_size=4",
+                    "experiment.nets.eval_every=1", "experiment.nets.rewind_iteration=1",
+                    f"shard=net-{network}-seed0", *extra])
+
+
+@pytest.mark.parametrize("network,family", [("lenet300", "mnist"), ("resnet20", "cifar10")])
+def test_paper_networks_run_imp_levels(tmp_path, monkeypatch, network, family):
+    """The paper's LeNet-300-100 (layer-wise) and ResNet-20 (global pruning, rewinding): 2 levels, 3 steps each."""
+    from repro.run import run
+
+    monkeypatch.chdir(tmp_path)
+    _fake_data(tmp_path, family)
+    [out] = run(_paper_cfg(tmp_path, network))
+    t = pd.read_csv(out / "table.csv")
+    assert set(t["network"]) == {network} and set(t["level"]) == {0, 1, 2}
+    assert set(t[t.level > 0]["arm"]) == {"reset", "rewind", "reinit", "random"}
+    pm = t.groupby("level")["p_m"].max()
+    assert pm[0] == 100 and pm[2] < pm[1] < 100
+    assert not list(tmp_path.glob("results/paper/lottery_ticket/.net-*"))  # scratch removed when done
+
+
+def test_paper_chain_resumes_at_the_last_finished_level(tmp_path, monkeypatch):
+    from repro.experiments.lottery_ticket import nets
+    from repro.run import run
+
+    monkeypatch.chdir(tmp_path)
+    _fake_data(tmp_path, "mnist")
+    real_fit, calls = nets.fit, []
+
+    def killed_at_level_2(ctx, name, c, state, masks, seed, data, label, snapshot_at=None):
+        calls.append(label)
+        if "level 2" in label:
+            raise KeyboardInterrupt("killed")
+        return real_fit(ctx, name, c, state, masks, seed, data, label, snapshot_at)
+
+    monkeypatch.setattr(nets, "fit", killed_at_level_2)
+    with pytest.raises(KeyboardInterrupt):
+        run(_paper_cfg(tmp_path, "lenet300"))
+    scratch = tmp_path / "results/paper/lottery_ticket/.net-lenet300-seed0.levels"
+    assert sorted(p.name for p in scratch.iterdir()) == ["level-0.pt", "level-1.pt"]
+    assert not (tmp_path / "results/paper/lottery_ticket/net-lenet300-seed0/table.csv").exists()
+    calls.clear()
+    monkeypatch.setattr(nets, "fit", lambda *a, **k: (calls.append(a[7]), real_fit(*a, **k))[1])
+    [out] = run(_paper_cfg(tmp_path, "lenet300"))
+    assert calls and all("level 2" in c for c in calls)  # levels 0 and 1 were not trained again
+    assert set(pd.read_csv(out / "table.csv")["level"]) == {0, 1, 2}
+
+
+def test_global_pruning_ranks_across_tensors():
+    from repro.experiments.lottery_ticket.nets import prune
+    from repro.nn import lth
+
+    model = lth.make("resnet20", seed=0)
+    params = dict(lth.prunable(model))
+    masks = {k: torch.ones_like(p) for k, p in params.items()}
+    rates = lth.prune_rates("resnet20", model)
+    new = prune(model, masks, rates, "global")
+    conv = [k for k in params if rates[k] > 0]
+    kept = sum(new[k].sum().item() for k in conv) / sum(params[k].numel() for k in conv)
+    assert kept == pytest.approx(0.8, abs=1e-4)
+    per_layer = [new[k].mean().item() for k in conv]
+    assert max(per_layer) - min(per_layer) > 0.05  # global: layers lose different fractions
+    assert all(new[k].all() for k in params if rates[k] == 0)  # the output layer is not pruned
+
+
+def test_figures_from_a_hand_made_table():
+    from repro.experiments.lottery_ticket.plots import all_figures
+    from repro.io import save_figure
+
+    figs = all_figures(lt_table(good_acc()), None)
+    assert [f.name for f in figs] == ["lt_accuracy", "lt_early_stop"]
+    ax = figs[0].fig.axes[0]
+    assert ax.xaxis_inverted() and ax.get_xscale() == "log"
+    assert len([ln for ln in ax.get_lines() if ln.get_marker() == "o"]) == 4  # one curve per arm
+    for f in figs:
+        save_figure(Path(tempfile.mkdtemp()) / f"{f.name}.svg", f.fig)
+    assert all_figures(pd.DataFrame(), None) == []
+
+
+def test_lt4_says_why_when_the_budget_censors_early_stopping():
+    v = ltc.check_lt4(lt_table(good_acc(), es_iter={(0, "dense"): 1000, (7, "reset"): 1000}), None)
+    assert v.status is N and "budget ends" in v.measured
