@@ -81,8 +81,9 @@ def digest(obj, length: int = 12) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:length]
 
 
-def sha256_file(path: str | Path) -> str:
-    h = hashlib.sha256()
+def file_hash(path: str | Path, algorithm: str = "sha256") -> str:
+    """The hex digest of a file, read in blocks (md5 for the datasets' published checksums)."""
+    h = hashlib.new(algorithm)
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)

@@ -17,6 +17,10 @@ from repro.io import digest
 FAMILIES = ("mnist1d", "cifar10", "mnist")
 
 
+class ChecksumError(ValueError):
+    """A file's checksum differs from the expected one; the file was refused."""
+
+
 class DataMissing(FileNotFoundError):
     """A dataset file is absent and cannot be made here (e.g. a download while offline)."""
 

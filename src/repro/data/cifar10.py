@@ -14,7 +14,6 @@ The built npz holds `x` uint8 [N, 3, 32, 32], `y` int64 [N], `x_test` uint8 [100
 
 from __future__ import annotations
 
-import hashlib
 import os
 import pickle
 import tarfile
@@ -24,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from repro.data import DataMissing
-from repro.io import atomic_path
+from repro.data import ChecksumError, DataMissing
+from repro.io import atomic_path, file_hash
 
 URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 FILENAME = "cifar-10-python.tar.gz"
@@ -41,16 +40,8 @@ TIMEOUT_S = 30
 DEFAULTS = {"subset": None}  # subset: keep only the first N training images (tiny runs); None keeps all
 
 
-class ChecksumError(ValueError):
-    """A file's checksum differs from the expected one; the file was refused."""
-
-
 def md5_file(path: str | Path) -> str:
-    h = hashlib.md5()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    return file_hash(path, "md5")
 
 
 def _missing_message(dest: Path, why: str) -> str:

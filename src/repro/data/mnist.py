@@ -23,7 +23,6 @@ The built npz holds `x` uint8 [N, 1, 28, 28], `y` int64 [N], `x_test` uint8 [100
 from __future__ import annotations
 
 import gzip
-import hashlib
 import os
 import urllib.error
 import urllib.request
@@ -31,8 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-from repro.data import DataMissing
-from repro.io import atomic_path
+from repro.data import ChecksumError, DataMissing
+from repro.io import atomic_path, file_hash
 
 MIRRORS = (
     "https://ossci-datasets.s3.amazonaws.com/mnist/",  # torchvision's MNIST.mirrors
@@ -57,16 +56,8 @@ IDX_UBYTE = 0x08
 DEFAULTS = {"subset": None}  # subset: keep only the first N training images (tiny runs); None keeps all
 
 
-class ChecksumError(ValueError):
-    """A file's checksum differs from the expected one; the file was refused."""
-
-
 def md5_file(path: str | Path) -> str:
-    h = hashlib.md5()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    return file_hash(path, "md5")
 
 
 def _refuse(path: Path, got: str) -> None:
