@@ -12,7 +12,9 @@ import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from repro.io import digest
+import numpy as np
+
+from repro.io import atomic_path, digest
 
 FAMILIES = ("mnist1d", "cifar10", "mnist")
 
@@ -40,6 +42,38 @@ class DataRef:
 
     def path(self, data_dir: str | Path = "data") -> Path:
         return Path(data_dir) / self.family / f"{self.key}.npz"
+
+
+def save_arrays(path: str | Path, arrays: dict) -> None:
+    """A dataset file: named numpy arrays in one npz, written atomically."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+
+
+def load_arrays(path: str | Path) -> dict:
+    with np.load(path) as z:
+        return {k: z[k] for k in z.files}
+
+
+def subset_param(family: str, params: dict, n_max: int) -> int | None:
+    """The `subset` parameter (the first N training images) of a downloaded family, its only one."""
+    unknown = set(params) - {"subset"}
+    if unknown:
+        raise ValueError(f"unknown {family} parameter(s) {sorted(unknown)}; valid: subset")
+    n = params.get("subset")
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= n_max):
+        raise ValueError(f"{family} subset must be an integer in 1..{n_max} or null, got {n!r}")
+    return n
+
+
+def take_subset(family: str, arrays: dict, n: int | None) -> dict:
+    """The first n training images and labels (all when n is None); the test set is kept whole."""
+    if n is None:
+        return arrays
+    if n > len(arrays["y"]):
+        raise ValueError(f"{family} subset {n} exceeds the {len(arrays['y'])} training images")
+    return arrays | {"x": arrays["x"][:n], "y": arrays["y"][:n]}
 
 
 def family(name: str):

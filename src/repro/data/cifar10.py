@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from repro.data import ChecksumError, DataMissing
+from repro.data import ChecksumError, DataMissing, load_arrays, save_arrays, subset_param, take_subset
 from repro.io import atomic_path, file_hash
 
 URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
@@ -36,8 +36,6 @@ TEST_BATCH = "test_batch"
 N_TRAIN, N_TEST = 50_000, 10_000
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 TIMEOUT_S = 30
-
-DEFAULTS = {"subset": None}  # subset: keep only the first N training images (tiny runs); None keeps all
 
 
 def md5_file(path: str | Path) -> str:
@@ -115,32 +113,13 @@ def read_archive(archive: Path) -> dict:
             "x_test": x_test, "y_test": y_test}
 
 
-def _check_params(params: dict) -> dict:
-    unknown = set(params) - set(DEFAULTS)
-    if unknown:
-        raise ValueError(f"unknown cifar10 parameter(s) {sorted(unknown)}; valid: {', '.join(DEFAULTS)}")
-    p = {**DEFAULTS, **params}
-    n = p["subset"]
-    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= N_TRAIN):
-        raise ValueError(f"cifar10 subset must be an integer in 1..{N_TRAIN} or null, got {n!r}")
-    return p
-
-
 def build(params: dict, path: Path) -> None:
     """Write the npz for `params` at `path` (atomically), from the archive in `path.parent`."""
-    p = _check_params(params)
+    subset = subset_param("cifar10", params, N_TRAIN)
     path = Path(path)
     archive = fetch_archive(path.parent / FILENAME)
     d = read_archive(archive)
-    if p["subset"] is not None:
-        if p["subset"] > len(d["y"]):
-            raise ValueError(f"cifar10 subset {p['subset']} exceeds the {len(d['y'])} training images")
-        d["x"], d["y"] = d["x"][: p["subset"]], d["y"][: p["subset"]]
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as f:
-            np.savez(f, **d)
+    save_arrays(path, take_subset("cifar10", d, subset))
 
 
-def load(path: Path) -> dict:
-    with np.load(path) as z:
-        return {k: z[k] for k in z.files}
+load = load_arrays

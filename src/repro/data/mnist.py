@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from repro.data import ChecksumError, DataMissing
+from repro.data import ChecksumError, DataMissing, load_arrays, save_arrays, subset_param, take_subset
 from repro.io import atomic_path, file_hash
 
 MIRRORS = (
@@ -52,8 +52,6 @@ MD5 = {  # torchvision.datasets.MNIST.resources
 N_TRAIN, N_TEST = 60_000, 10_000
 TIMEOUT_S = 30
 IDX_UBYTE = 0x08
-
-DEFAULTS = {"subset": None}  # subset: keep only the first N training images (tiny runs); None keeps all
 
 
 def md5_file(path: str | Path) -> str:
@@ -155,31 +153,12 @@ def read_files(paths: dict[str, Path]) -> dict:
     return {"x": x, "y": y, "x_test": x_test, "y_test": y_test}
 
 
-def _check_params(params: dict) -> dict:
-    unknown = set(params) - set(DEFAULTS)
-    if unknown:
-        raise ValueError(f"unknown mnist parameter(s) {sorted(unknown)}; valid: {', '.join(DEFAULTS)}")
-    p = {**DEFAULTS, **params}
-    n = p["subset"]
-    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= N_TRAIN):
-        raise ValueError(f"mnist subset must be an integer in 1..{N_TRAIN} or null, got {n!r}")
-    return p
-
-
 def build(params: dict, path: Path) -> None:
     """Write the npz for `params` at `path` (atomically), from the IDX files in `path.parent`."""
-    p = _check_params(params)
+    subset = subset_param("mnist", params, N_TRAIN)
     path = Path(path)
     d = read_files(fetch_files(path.parent))
-    if p["subset"] is not None:
-        if p["subset"] > len(d["y"]):
-            raise ValueError(f"mnist subset {p['subset']} exceeds the {len(d['y'])} training images")
-        d["x"], d["y"] = d["x"][: p["subset"]], d["y"][: p["subset"]]
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as f:
-            np.savez(f, **d)
+    save_arrays(path, take_subset("mnist", d, subset))
 
 
-def load(path: Path) -> dict:
-    with np.load(path) as z:
-        return {k: z[k] for k in z.files}
+load = load_arrays

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from repro.io import atomic_path
+from repro.data import load_arrays, save_arrays
 
 DEFAULTS = {"num_samples": 5000, "train_split": 0.8, "seed": 42}
 
@@ -25,12 +25,8 @@ def build(params: dict, path: Path) -> None:
     for k, v in {**DEFAULTS, **params}.items():
         setattr(args, k, v)
     d = make_dataset(args)
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as f:
-            np.savez(f, x=d["x"].astype(np.float32), y=d["y"].astype(np.int64),
-                     x_test=d["x_test"].astype(np.float32), y_test=d["y_test"].astype(np.int64))
+    save_arrays(path, {"x": d["x"].astype(np.float32), "y": d["y"].astype(np.int64),
+                       "x_test": d["x_test"].astype(np.float32), "y_test": d["y_test"].astype(np.int64)})
 
 
-def load(path: Path) -> dict:
-    with np.load(path) as z:
-        return {k: z[k] for k in z.files}
+load = load_arrays
