@@ -16,7 +16,7 @@ import numpy as np
 
 from repro.io import atomic_path, digest
 
-FAMILIES = ("mnist1d", "cifar10", "mnist")
+FAMILIES = ("mnist1d", "cifar10", "mnist", "ib12")
 
 
 class ChecksumError(ValueError):
