@@ -35,11 +35,18 @@ def init_linear(gen: torch.Generator, fan_in: int, fan_out: int, scheme: str, bi
     elif scheme == "glorot_normal":  # Frankle & Carbin's "Gaussian Glorot": N(0, 2/(in+out)), zero bias
         w = torch.randn(fan_out, fan_in, generator=gen) * math.sqrt(2.0 / (fan_in + fan_out))
         b = torch.zeros(fan_out) if bias else None
+    elif scheme == "truncated_normal":  # Shwartz-Ziv & Tishby: N(0, 1/fan_in) truncated at 2 std, zero bias
+        w = torch.randn(fan_out, fan_in, generator=gen)
+        while (out := w.abs() > 2).any():
+            w[out] = torch.randn(int(out.sum()), generator=gen)
+        w = w * bound
+        b = torch.zeros(fan_out) if bias else None
     elif scheme == "normal":
         w = torch.randn(fan_out, fan_in, generator=gen) * bound
         b = torch.zeros(fan_out) if bias else None
     else:
-        raise ValueError(f"unknown init scheme {scheme!r}; valid: torch_default, glorot_uniform, glorot_normal, normal")
+        raise ValueError(f"unknown init scheme {scheme!r}; valid: torch_default, glorot_uniform, glorot_normal, "
+                         "truncated_normal, normal")
     return w.t().contiguous(), b
 
 
