@@ -1,0 +1,228 @@
+"""Mutual-information estimators of the information-bottleneck reproduction, against answers known in closed form."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import pytest
+import torch
+from scipy.special import logsumexp
+
+from repro.experiments.info_bottleneck.estimators import (
+    NOISE_VAR_IBNET,
+    adaptive_binned_mi,
+    binned_mi,
+    ceiling_bits,
+    is_pinned,
+    kde_mi,
+    saturated_fraction,
+)
+
+N = 4096
+BITS = ((np.arange(N)[:, None] >> np.arange(11, -1, -1)) & 1).astype(np.float64)  # the 4096 12-bit patterns
+
+
+def h_bits(p) -> float:
+    p = np.asarray(p, dtype=float)
+    p = p[p > 0]
+    return float(-(p * np.log2(p)).sum())
+
+
+def naive_binned(t, y, n_bins=30):
+    """Shwartz-Ziv & Tishby's binning written out (np.digitize against np.linspace edges, np.unique on rows)."""
+    bins = np.linspace(-1, 1, n_bins, dtype="float32")
+    dig = bins[np.digitize(t.reshape(-1), bins) - 1].reshape(len(t), -1)
+
+    def h(a):
+        _, c = np.unique(a, axis=0, return_counts=True)
+        return h_bits(c / c.sum())
+
+    return h(dig), h(dig) - sum(np.mean(y == c) * h(dig[y == c]) for c in np.unique(y))
+
+
+def naive_kde(t, y, var):
+    """Saxe et al.'s KL upper bound with every constant kept (nats -> bits), distances by explicit differences."""
+    d = t.shape[1]
+
+    def h_upper(a):
+        dist = ((a[:, None, :] - a[None, :, :]) ** 2).sum(-1)
+        lprobs = logsumexp(-dist / (2 * var), axis=1) - np.log(len(a)) - d / 2 * np.log(2 * np.pi * var)
+        return d / 2 - lprobs.mean()
+
+    h_noise = d / 2 * (np.log(2 * np.pi * var) + 1)
+    h = h_upper(t)
+    h_y = sum(np.mean(y == c) * h_upper(t[y == c]) for c in np.unique(y))
+    return (h - h_noise) / np.log(2), (h - h_y) / np.log(2)
+
+
+# ------------------------------------------------------------------------------------------- exact answers
+
+
+@pytest.mark.parametrize("estimator", [binned_mi, adaptive_binned_mi])
+def test_distinct_rows_reach_the_ceiling(estimator):
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, N)
+    ixt, ity = estimator(0.9 * (2 * BITS - 1), y)  # ±0.9: every row its own code
+    assert ixt == pytest.approx(math.log2(N)) and ixt == pytest.approx(ceiling_bits())
+    assert ity == pytest.approx(h_bits(np.bincount(y) / N))  # all of H(Y)
+
+
+@pytest.mark.parametrize("estimator", [binned_mi, adaptive_binned_mi, kde_mi])
+def test_constant_code_carries_nothing(estimator):
+    y = np.arange(N) % 2
+    ixt, ity = estimator(np.full((N, 5), 0.3), y)
+    assert ixt == pytest.approx(0.0, abs=1e-9) and ity == pytest.approx(0.0, abs=1e-9)
+
+
+@pytest.mark.parametrize("estimator", [binned_mi, adaptive_binned_mi, kde_mi])
+def test_two_codes_aligned_with_balanced_labels(estimator):
+    y = np.arange(N) % 2
+    t = np.where(y[:, None] == 1, 0.8, -0.8) * np.ones((1, 3))
+    ixt, ity = estimator(t, y)
+    assert ixt == pytest.approx(1.0, abs=1e-9) and ity == pytest.approx(1.0, abs=1e-9)
+    # the same code with labels independent of it: one bit about X, nothing about Y
+    ixt, ity = estimator(t, (np.arange(N) // 2) % 2)
+    assert ixt == pytest.approx(1.0, abs=1e-9) and ity == pytest.approx(0.0, abs=1e-9)
+
+
+def test_fixed_range_clips_relu_outputs_and_adaptive_bins_resolve_them():
+    # one ReLU unit, four equally frequent values, three of them above the fixed range [-1, 1]
+    t = np.repeat([0.0, 1.5, 3.0, 7.0], N // 4)[:, None]
+    y = (t[:, 0] > 2).astype(int)
+    ixt, ity = binned_mi(t, y)
+    assert ixt == pytest.approx(h_bits([0.25, 0.75]))  # 1.5, 3 and 7 share the top bin
+    assert ity == pytest.approx(ixt - 0.5 * h_bits([0.5, 0.5]))
+    ixt, ity = adaptive_binned_mi(t, y)
+    assert ixt == pytest.approx(2.0) and ity == pytest.approx(1.0)  # bins over [0, 7]: all four resolved
+    # the literal original edges (np.linspace(-1, 1, 30), np.digitize): below -1 wraps onto the >= 1 code
+    assert binned_mi(np.array([[-3.0], [1.0], [5.0], [0.5]]), [0, 1, 0, 1], original_edges=True)[0] == pytest.approx(
+        h_bits([0.75, 0.25])
+    )
+
+
+def test_binning_matches_the_original_code():
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, 1024)
+    for scale in (0.3, 1.0, 5.0):
+        t = np.tanh(scale * rng.normal(size=(1024, 6))).astype(np.float32)
+        assert binned_mi(t, y, original_edges=True) == pytest.approx(naive_binned(t, y), abs=1e-12)
+        # bin index floor((t + 1) / (2/30)) by hand
+        codes = np.clip(np.floor((t.astype(np.float64) + 1) / (2 / 30)), 0, 29)
+        _, c = np.unique(codes, axis=0, return_counts=True)
+        assert binned_mi(t, y)[0] == pytest.approx(h_bits(c / c.sum()))
+
+
+# ---------------------------------------------------------------------------------------------------- KDE
+
+
+def test_kde_noise_variance_is_the_12_bit_analysis_value():
+    assert NOISE_VAR_IBNET == 1e-3
+    assert kde_mi.__defaults__[0] == NOISE_VAR_IBNET
+
+
+def test_kde_small_noise_distinct_points_reach_the_ceiling():
+    y = BITS[:, 0].astype(int)
+    ixt, ity = kde_mi(0.9 * (2 * BITS - 1), y, noise_var=1e-3)
+    assert ixt == pytest.approx(math.log2(N), abs=1e-9)
+    assert ity == pytest.approx(1.0, abs=1e-9)
+    rng = np.random.default_rng(2)
+    t = rng.uniform(-1, 1, size=(512, 4))
+    values = [kde_mi(t, np.zeros(512, dtype=int), noise_var=v)[0] for v in (1e-1, 1e-2, 1e-3, 1e-5)]
+    assert np.all(np.diff(values) > 0) and values[-1] == pytest.approx(9.0, abs=1e-6)
+
+
+def test_kde_two_far_clusters_carry_one_bit_about_y():
+    rng = np.random.default_rng(3)
+    y = np.arange(2048) % 2
+    t = rng.normal(scale=0.3, size=(2048, 4)) + 20.0 * y[:, None]
+    ixt, ity = kde_mi(t, y, noise_var=0.1)
+    assert ity == pytest.approx(1.0, abs=1e-9)
+    assert 1.0 < ixt < 11.0
+
+
+def test_kde_three_points_by_hand():
+    """d = 1, points 0, a, 2a with exp(-a^2 / (2 s2)) = 1/2: kernel rows (1, 1/2, 1/16), (1/2, 1, 1/2), ..."""
+    var = 0.05
+    a = math.sqrt(2 * var * math.log(2))
+    t = np.array([[0.0], [a], [2 * a]])
+    y = np.array([0, 0, 1])
+    ixt, ity = kde_mi(t, y, noise_var=var)
+    ixt_nats = math.log(3) - (2 * math.log(25 / 16) + math.log(2)) / 3  # -mean log((1/3) row sum)
+    assert ixt == pytest.approx(ixt_nats / math.log(2), rel=1e-9)
+    # within classes: rows {0, a}: 3/2 of n_c = 2 (twice); {2a}: 1 of n_c = 1
+    ity_nats = ixt_nats + (2 * math.log(3 / 4) + math.log(1)) / 3
+    assert ity == pytest.approx(ity_nats / math.log(2), rel=1e-9)
+
+
+def test_kde_matches_the_formula_with_all_constants():
+    rng = np.random.default_rng(4)
+    y = rng.integers(0, 3, 600)
+    for scale, var in ((1.0, 1e-1), (0.2, 1e-2), (60.0, 1e-3)):  # the last: large ReLU-like values, small noise
+        t = np.maximum(scale * rng.normal(size=(600, 5)), 0) + 0.01 * rng.normal(size=(600, 5))
+        got = kde_mi(t, y, noise_var=var, block=128)
+        assert got == pytest.approx(naive_kde(t, y, var), abs=1e-5)
+
+
+def test_kde_anchor_subsample():
+    rng = np.random.default_rng(5)
+    y = rng.integers(0, 2, 2048)
+    t = np.tanh(rng.normal(size=(2048, 6)) * 2)
+    exact = kde_mi(t, y, noise_var=1e-2)
+    assert kde_mi(t, y, noise_var=1e-2, n_anchors=2048) == pytest.approx(exact, abs=1e-12)
+    assert kde_mi(t, y, noise_var=1e-2, n_anchors=512) == pytest.approx(exact, abs=0.1)
+
+
+# ------------------------------------------------------------------------------------------ batches, helpers
+
+
+@pytest.mark.parametrize(
+    "estimator", [binned_mi, adaptive_binned_mi, lambda t, y: kde_mi(t, y, noise_var=1e-2, block=96)]
+)
+def test_batched_equals_per_model(estimator):
+    rng = np.random.default_rng(6)
+    t = np.tanh(rng.normal(size=(4, 500, 5)) * rng.uniform(0.3, 4, size=(4, 1, 1))).astype(np.float32)
+    t[2] = np.maximum(t[2], 0) * 6  # a ReLU-like model with a different range
+    y_shared = rng.integers(0, 2, 500)
+    y_own = rng.integers(0, 3, (4, 500))
+    for y, per in ((y_shared, lambda b: y_shared), (y_own, lambda b: y_own[b])):
+        ixt, ity = estimator(t, y)
+        assert ixt.shape == ity.shape == (4,)
+        single = np.array([estimator(t[b], per(b)) for b in range(4)])
+        np.testing.assert_allclose(ixt, single[:, 0], atol=1e-9)
+        np.testing.assert_allclose(ity, single[:, 1], atol=1e-9)
+    # torch in, same numbers out
+    np.testing.assert_allclose(estimator(torch.from_numpy(t), torch.from_numpy(y_shared)), estimator(t, y_shared))
+
+
+def test_saturation_and_ceiling_helpers():
+    t = np.array([[[0.95], [-0.99], [0.1], [0.5]], [[0.0], [0.0], [0.0], [1.0]]])
+    np.testing.assert_allclose(saturated_fraction(t), [0.5, 0.25])
+    assert saturated_fraction(t[0]) == 0.5 and saturated_fraction(torch.tensor(t[1]), threshold=0.99) == 0.25
+    assert ceiling_bits() == 12.0 and ceiling_bits(1024) == 10.0
+    assert is_pinned([12.0, 11.995, 12.0]) and not is_pinned([12.0, 11.9, 12.0])
+    assert is_pinned([10.0, 9.999], n=1024)
+    np.testing.assert_array_equal(is_pinned(np.array([[12.0, 12.0], [12.0, 8.0]])), [True, False])
+
+
+def test_realistic_call_timing(capsys):
+    """B = 10 models, n = 4096 inputs, a 10-unit layer: printed, not asserted."""
+    rng = np.random.default_rng(7)
+    t = torch.tanh(torch.from_numpy(rng.normal(size=(10, N, 10)) * 3).float())
+    y = BITS.sum(1) % 2
+    timings = {}
+    for name, fn in (
+        ("binned_mi", lambda: binned_mi(t, y)),
+        ("adaptive_binned_mi", lambda: adaptive_binned_mi(t, y)),
+        ("kde_mi", lambda: kde_mi(t, y)),
+        ("kde_mi(n_anchors=512)", lambda: kde_mi(t, y, n_anchors=512)),
+        ("saturated_fraction", lambda: saturated_fraction(t)),
+    ):
+        fn()
+        start = time.perf_counter()
+        fn()
+        timings[name] = time.perf_counter() - start
+    with capsys.disabled():
+        print(f"\n[ib estimators, B=10 n=4096 d=10, {torch.get_num_threads()} threads] ", end="")
+        print(", ".join(f"{k} {v * 1e3:.1f} ms" for k, v in timings.items()))
