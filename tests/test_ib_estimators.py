@@ -178,7 +178,7 @@ def test_kde_anchor_subsample():
 
 
 @pytest.mark.parametrize(
-    "estimator", [binned_mi, adaptive_binned_mi, lambda t, y: kde_mi(t, y, noise_var=1e-2, block=96)]
+    "estimator", [binned_mi, adaptive_binned_mi, lambda t, y: kde_mi(t, y, noise_var=1e-2, block=128)]
 )
 def test_batched_equals_per_model(estimator):
     rng = np.random.default_rng(6)

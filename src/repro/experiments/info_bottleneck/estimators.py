@@ -56,40 +56,43 @@ NOISE_VAR_MNIST = 1e-1
 # ----------------------------------------------------------------------------------------------------- inputs
 
 
-def _as_batch(t) -> tuple[torch.Tensor, bool]:
-    """``t`` as a detached CPU tensor ``[B, n, d]`` (float32 or float64) and whether a batch axis was given."""
-    x = torch.as_tensor(t).detach().cpu()
-    if not torch.is_floating_point(x):
-        x = x.to(torch.float64)
+def _as_batch(t) -> tuple[np.ndarray, bool]:
+    """``t`` as a float numpy array ``[B, n, d]`` and whether a batch axis was given."""
+    if isinstance(t, torch.Tensor):
+        t = t.detach().cpu().numpy()
+    x = np.asarray(t)
+    if not np.issubdtype(x.dtype, np.floating):
+        x = x.astype(np.float64)
     if x.ndim == 1:
         return x[None, :, None], False
     if x.ndim == 2:
         return x[None], False
     if x.ndim == 3:
         return x, True
-    raise ValueError(f"activations must have shape [n], [n, d] or [B, n, d], got {tuple(x.shape)}")
+    raise ValueError(f"activations must have shape [n], [n, d] or [B, n, d], got {x.shape}")
 
 
-def _labels(y, batch: int, n: int) -> tuple[torch.Tensor, int]:
+def _labels(y, batch: int, n: int) -> tuple[np.ndarray, int]:
     """Labels as dense class indices ``[B, n]`` (int64) and the number of classes."""
-    lab = torch.as_tensor(np.asarray(y) if not isinstance(y, torch.Tensor) else y).detach().cpu()
+    lab = np.asarray(y.detach().cpu().numpy() if isinstance(y, torch.Tensor) else y)
     if lab.ndim == 1:
-        lab = lab[None].expand(batch, -1)
+        lab = np.broadcast_to(lab[None], (batch, lab.shape[0]))
     if lab.shape != (batch, n):
-        raise ValueError(f"labels must have shape [n] or [B, n] = [{batch}, {n}], got {tuple(lab.shape)}")
-    _, idx = torch.unique(lab, return_inverse=True)
-    return idx.reshape(batch, n).to(torch.int64), int(idx.max()) + 1
+        raise ValueError(f"labels must have shape [n] or [B, n] = [{batch}, {n}], got {lab.shape}")
+    _, idx = np.unique(lab, return_inverse=True)
+    return idx.reshape(batch, n).astype(np.int64), int(idx.max()) + 1
 
 
-def _out(values: torch.Tensor, batched: bool):
-    arr = values.to(torch.float64).numpy()
+def _out(values, batched: bool):
+    arr = np.asarray(values, dtype=np.float64)
     return arr if batched else float(arr[0])
 
 
 # --------------------------------------------------------------------------------------------------- counting
+# (numpy: single-threaded sorts of B*n keys, a few ms, and immune to a busy second core)
 
 
-def _row_ids(codes: torch.Tensor, radix: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _row_ids(codes: np.ndarray, radix: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Dense ids of the rows of ``codes`` [B, n, d] (integers in [0, radix)), distinct across models.
 
     Returns (``inverse`` [B, n]: id of each row, ``counts`` [U]: rows per id, ``owner`` [U]: model of each id).
@@ -97,40 +100,35 @@ def _row_ids(codes: torch.Tensor, radix: int) -> tuple[torch.Tensor, torch.Tenso
     the numbers are replaced by their ranks (< B n), so the ids are exact.
     """
     batch, n, d = codes.shape
-    key = torch.arange(batch, dtype=torch.int64)[:, None].expand(batch, n).clone()
+    key = np.repeat(np.arange(batch, dtype=np.int64), n)
     bound = batch  # key < bound
     limit = 2**62 // max(radix, 2)
     for k in range(d):
         if bound > limit:
-            _, key = torch.unique(key, return_inverse=True)
+            _, key = np.unique(key, return_inverse=True)
             bound = int(key.max()) + 1
-        key = key * radix + codes[:, :, k]
+        key = key * radix + codes[:, :, k].reshape(-1)
         bound *= radix
-    _, inverse, counts = torch.unique(key, return_inverse=True, return_counts=True)
-    owner = torch.empty(counts.numel(), dtype=torch.int64)
-    owner[inverse.reshape(-1)] = torch.arange(batch, dtype=torch.int64).repeat_interleave(n)
+    _, first, inverse, counts = np.unique(key, return_index=True, return_inverse=True, return_counts=True)
+    owner = first // n
     return inverse.reshape(batch, n), counts, owner
 
 
-def _xlogx(counts: torch.Tensor) -> torch.Tensor:
-    c = counts.to(torch.float64)
-    return c * torch.log(c)
+def _xlogx(counts: np.ndarray) -> np.ndarray:
+    c = np.asarray(counts, dtype=np.float64)
+    return c * np.log(np.maximum(c, 1.0))
 
 
-def _code_entropies(codes: torch.Tensor, radix: int, y) -> tuple[torch.Tensor, torch.Tensor]:
+def _code_entropies(codes: np.ndarray, radix: int, y) -> tuple[np.ndarray, np.ndarray]:
     """(H(T), I(T;Y)) in bits, per model, of discrete codes ``[B, n, d]``."""
     batch, n, _ = codes.shape
     inverse, counts, owner = _row_ids(codes, radix)
-    s = torch.zeros(batch, dtype=torch.float64).index_add_(0, owner, _xlogx(counts))
-    h_t = math.log(n) - s / n  # nats
+    h_t = math.log(n) - np.bincount(owner, weights=_xlogx(counts), minlength=batch) / n  # nats
     lab, n_cls = _labels(y, batch, n)
     # joint (row id, class): the id already carries the model
-    jkeys, jcounts = torch.unique(inverse * n_cls + lab, return_counts=True)
-    jowner, jcls = owner[jkeys // n_cls], jkeys % n_cls
-    s_cls = torch.zeros(batch * n_cls, dtype=torch.float64).index_add_(0, jowner * n_cls + jcls, _xlogx(jcounts))
-    n_c = torch.zeros(batch * n_cls, dtype=torch.float64).index_add_(
-        0, (torch.arange(batch)[:, None] * n_cls + lab).reshape(-1), torch.ones(batch * n, dtype=torch.float64)
-    )
+    jkeys, jcounts = np.unique(inverse * n_cls + lab, return_counts=True)
+    s_cls = np.bincount(owner[jkeys // n_cls] * n_cls + jkeys % n_cls, weights=_xlogx(jcounts), minlength=batch * n_cls)
+    n_c = np.bincount((np.arange(batch)[:, None] * n_cls + lab).reshape(-1), minlength=batch * n_cls)
     # sum_c p_c H(T|c) = sum_c (n_c/n) (log n_c - s_c/n_c) = (sum_c n_c log n_c - s_c) / n
     h_cond = (_xlogx(n_c) - s_cls).reshape(batch, n_cls).sum(1) / n
     return h_t / LOG2, (h_t - h_cond) / LOG2
@@ -148,17 +146,18 @@ def binned_mi(t, y, n_bins: int = 30, lo: float = -1.0, hi: float = 1.0, origina
 
     ``original_edges=True`` reproduces Shwartz-Ziv & Tishby's code literally (ravidziv/IDNNs
     ``information_process.py``; artemyk/ibsgd ``simplebinmi.bin_calc_information``):
-    ``bins = np.linspace(lo, hi, n_bins)``, ``bins[np.digitize(t, bins) - 1]`` -- i.e. ``n_bins`` *edges*
-    (``n_bins - 1`` intervals plus the point ``>= hi``), and, through the ``-1`` index, values below ``lo``
-    land in the same code as values ``>= hi``.
+    ``bins = np.linspace(lo, hi, n_bins)`` (float32), ``bins[np.digitize(t, bins) - 1]`` -- i.e. ``n_bins``
+    *edges* (``n_bins - 1`` intervals plus the point ``>= hi``), and, through the ``-1`` index, values below
+    ``lo`` land in the same code as values ``>= hi``.
     """
     x, batched = _as_batch(t)
     if original_edges:
-        edges = torch.linspace(lo, hi, n_bins, dtype=torch.float64).to(torch.float32)
-        idx = torch.bucketize(x.to(torch.float32).contiguous(), edges, right=True) - 1  # == np.digitize - 1
-        codes = torch.where(idx < 0, n_bins - 1, idx)
+        edges = np.linspace(lo, hi, n_bins, dtype=np.float32)
+        codes = np.digitize(x.astype(np.float32), edges) - 1
+        codes[codes < 0] = n_bins - 1
     else:
-        codes = _bin_index(x, torch.full((x.shape[0],), float(lo)), torch.full((x.shape[0],), float(hi)), n_bins)
+        b = x.shape[0]
+        codes = _bin_index(x, np.full(b, float(lo)), np.full(b, float(hi)), n_bins)
     h, ity = _code_entropies(codes, n_bins, y)
     return _out(h, batched), _out(ity, batched)
 
@@ -172,23 +171,25 @@ def adaptive_binned_mi(t, y, n_bins: int = 30):
     """
     x, batched = _as_batch(t)
     flat = x.reshape(x.shape[0], -1)
-    codes = _bin_index(x, flat.amin(1).to(torch.float64), flat.amax(1).to(torch.float64), n_bins)
+    codes = _bin_index(x, flat.min(1).astype(np.float64), flat.max(1).astype(np.float64), n_bins)
     h, ity = _code_entropies(codes, n_bins, y)
     return _out(h, batched), _out(ity, batched)
 
 
-def _bin_index(x: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor, n_bins: int) -> torch.Tensor:
+def _bin_index(x: np.ndarray, lo: np.ndarray, hi: np.ndarray, n_bins: int) -> np.ndarray:
     """Index in [0, n_bins) of equal-width bins over [lo_b, hi_b] per model; outside values clipped to the edges."""
     width = (hi - lo) / n_bins
-    width = torch.where(width > 0, width, torch.ones_like(width))
-    z = (x.to(torch.float64) - lo[:, None, None]) / width[:, None, None]
-    return torch.floor(z).clamp_(0, n_bins - 1).to(torch.int64)
+    width = np.where(width > 0, width, 1.0)
+    z = (x.astype(np.float64) - lo[:, None, None]) / width[:, None, None]
+    return np.clip(np.floor(z), 0, n_bins - 1).astype(np.int64)
 
 
 # -------------------------------------------------------------------------------------------------------- KDE
 
 
-def kde_mi(t, y, noise_var: float = NOISE_VAR_IBNET, n_anchors: int | None = None, block: int = 512):
+def kde_mi(
+    t, y, noise_var: float = NOISE_VAR_IBNET, n_anchors: int | None = None, block: int = 512, anchor_seed: int = 0
+):
     """Kolchinsky & Tracey upper-bound estimate of (I(X;T), I(T;Y)) in bits, per model.
 
     ``T`` is read as the Gaussian mixture ``T + eps``, ``eps ~ N(0, noise_var I)``, one component per input.  The
@@ -210,17 +211,20 @@ def kde_mi(t, y, noise_var: float = NOISE_VAR_IBNET, n_anchors: int | None = Non
     in artemyk/ibsgd, ``noise_variance = 1e-3``); their MNIST analysis used 1e-1 (``NOISE_VAR_MNIST``).
 
     Exponents are computed in float64 from the mean-centred activations (kernel values then in float32, terms
-    below exp(-80) raised to it) in row blocks of ``block`` (memory
-    ``~B * block**2 * 8`` bytes), using the symmetry of ``K`` (each block pair once).  ``n_anchors``, if given,
-    averages the outer ``mean_i`` over that many evenly spaced rows ``i`` only (every ``j`` still counts): an
-    unbiased subsample of the outer mean, ``n / n_anchors`` times cheaper.
+    below exp(-80) raised to it) in blocks of ``block`` rows and columns (memory ``~12 B block**2`` bytes), using
+    the symmetry of ``K`` (each block pair once).  ``n_anchors``, if given, averages the outer ``mean_i`` over that
+    many rows ``i`` only, drawn without replacement with seed ``anchor_seed`` (the same rows for every model and
+    call; every ``j`` still counts): an unbiased estimate of the full value, ``n / n_anchors`` times cheaper.
+    Exact (``n_anchors=None``) costs ~0.15 s for B = 10, n = 4096 on 2 idle cores; a second busy process on the
+    same cores can slow torch's 2-thread kernels ~10x (``torch.set_num_threads(1)`` then helps).
     """
     if noise_var <= 0:
         raise ValueError("noise_var must be positive")
     x, batched = _as_batch(t)
-    x = x.to(torch.float64)
+    x = torch.from_numpy(x.astype(np.float64))
     batch, n, _ = x.shape
     lab, n_cls = _labels(y, batch, n)
+    lab = torch.from_numpy(lab)
     onehot = torch.nn.functional.one_hot(lab, n_cls).to(torch.float32)  # [B, n, C]
     n_c = onehot.sum(1).to(torch.float64)  # [B, C]
     x = x - x.mean(1, keepdim=True)
@@ -252,7 +256,8 @@ def kde_mi(t, y, noise_var: float = NOISE_VAR_IBNET, n_anchors: int | None = Non
                     if j0 != i0:
                         sums[:, j0:j1] += torch.bmm(k.transpose(1, 2), onehot[:, i0:i1])
         else:
-            anchors = torch.linspace(0, n - 1, max(int(n_anchors), 1)).round().to(torch.int64).unique()
+            gen = torch.Generator().manual_seed(anchor_seed)
+            anchors = torch.randperm(n, generator=gen)[: max(int(n_anchors), 1)].sort().values
             sums = torch.zeros(batch, anchors.numel(), n_cls, dtype=torch.float64)
             for a0 in range(0, anchors.numel(), block):
                 idx = anchors[a0 : a0 + block]
@@ -265,7 +270,7 @@ def kde_mi(t, y, noise_var: float = NOISE_VAR_IBNET, n_anchors: int | None = Non
         own_n = n_c.gather(1, a_lab)
         ixt = -(torch.log(full) - math.log(n)).mean(1)
         ity = (torch.log(own) - torch.log(own_n)).mean(1) + ixt
-    return _out(ixt / LOG2, batched), _out(ity / LOG2, batched)
+    return _out((ixt / LOG2).numpy(), batched), _out((ity / LOG2).numpy(), batched)
 
 
 # ---------------------------------------------------------------------------------------------------- helpers
@@ -274,7 +279,7 @@ def kde_mi(t, y, noise_var: float = NOISE_VAR_IBNET, n_anchors: int | None = Non
 def saturated_fraction(t, threshold: float = 0.9):
     """Fraction of activations with ``|t| > threshold``, per model (over all units and samples)."""
     x, batched = _as_batch(t)
-    frac = (x.abs() > threshold).reshape(x.shape[0], -1).to(torch.float64).mean(1)
+    frac = (np.abs(x) > threshold).reshape(x.shape[0], -1).mean(1)
     return _out(frac, batched)
 
 
