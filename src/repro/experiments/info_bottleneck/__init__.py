@@ -34,7 +34,7 @@ class Config:
     split_seed: int = 0  # the 80/20 split is shuffled with this seed (the original split the ordered file)
     n_records: int = 80  # log-spaced epochs at which the information is estimated
     bins: list[int] = field(default_factory=lambda: [10, 30, 100])
-    kde_noise_var: float = 1e-1
+    kde_noise_var: float = 1e-3  # Saxe et al. (artemyk/ibsgd) for the 12-bit network
     kde_records: int = 40  # KDE (4096² distances per layer) on this many of the record epochs
     deviations: dict[str, str] = field(default_factory=dict)
 
@@ -79,7 +79,8 @@ def run_shard(ctx) -> pd.DataFrame:
     state = {"step": 0, "perm": None}
     y_np = d["y"]
     records = log_spaced_steps(c.epochs, c.n_records)
-    kde_at = set(records[:: max(1, len(records) // c.kde_records)]) | {records[-1]}
+    kde_epochs = set(records[:: max(1, len(records) // c.kde_records)]) | {records[-1]}
+    kde_at = {e * per_epoch for e in kde_epochs}  # record() receives steps
     rows: list[dict] = []
 
     def losses() -> torch.Tensor:
