@@ -165,3 +165,16 @@ def test_shard_file_names_match_run():
 
 def test_flatten():
     assert agg.flatten({"a": {"b": 1, "c": [1, 2]}, "d": {}}) == {"a.b": 1, "a.c": [1, 2], "d": {}}
+
+
+def test_deviation_reasons_come_from_conf_not_stale_frozen_configs(work):
+    """Editing a reason reruns the aggregate but no shard: the report must show conf/'s reason."""
+    for shard in SHARDS:
+        path = work / "results" / SCALE / EXP / shard / "config.yaml"
+        frozen = yaml.safe_load(path.read_text())
+        frozen["experiment"]["deviations"] = {"fp1.hidden": "a stale reason"}
+        path.write_text(yaml.safe_dump(frozen))
+    assert agg.main(["--scale", SCALE, "--experiment", EXP]) == 0
+    summary = json.loads((work / "results" / SCALE / EXP / "summary.json").read_text())
+    dev = {d["key"]: d for d in summary["deviations"]}
+    assert dev["fp1.hidden"]["reason"] == "smoke test only"

@@ -90,3 +90,23 @@ def test_smoke_shard_writes_every_estimator(tmp_path, monkeypatch):
     kde_epochs = set(t[t.estimator == "kde"]["step"])
     assert len(kde_epochs) >= 2 and max(kde_epochs) == t["step"].max()  # KDE at several epochs, the last included
     assert np.isfinite(t["value"].astype(float)).all()
+
+
+def test_paper_scale_has_the_papers_50_seeds_for_this_experiment_only():
+    from repro.config import compose
+
+    assert len(compose(["experiment=info_bottleneck", "scale=paper"]).seeds) == 50
+    assert len(compose(["experiment=info_bottleneck", "scale=laptop"]).seeds) == 5
+    assert len(compose(["experiment=f_principle", "scale=paper"]).seeds) == 5
+
+
+def test_paper_scale_path_one_epoch(tmp_path, monkeypatch):
+    from repro.config import compose
+    from repro.run import run
+
+    monkeypatch.chdir(tmp_path)
+    [out] = run(compose(["experiment=info_bottleneck", "scale=paper", "scale.device=cpu", "scale.seeds=2",
+                         "tracking=disabled", f"data_dir={tmp_path / 'data'}", "experiment.epochs=1",
+                         "experiment.n_records=2", "experiment.kde_records=1"]))
+    t = pd.read_csv(out / "table.csv", keep_default_na=False)
+    assert {"bin100", "adaptive100", "kde"} <= set(t["estimator"]) and set(t["seed"]) == {0, 1}

@@ -198,7 +198,7 @@ def _reason_key(key: str, reasons: dict[str, str]) -> str | None:
     return None
 
 
-def deviations(cfg: config_mod.RunConfig, paper: config_mod.RunConfig) -> list[dict]:
+def deviations(cfg: config_mod.RunConfig, paper: config_mod.RunConfig, stated: dict | None = None) -> list[dict]:
     """Rows (key, value, paper, reason, stated) of what differs from the paper's protocol.
 
     Config values that differ from scale=paper are grouped under the deviations entry that explains
@@ -207,7 +207,8 @@ def deviations(cfg: config_mod.RunConfig, paper: config_mod.RunConfig) -> list[d
     """
     here, there = config_mod.to_dict(cfg), config_mod.to_dict(paper)
     # the paper-scale preset states what differs at every scale (e.g. another dataset); this scale adds its own
-    reasons = {**(paper.experiment.deviations or {}), **(cfg.experiment.deviations or {})}
+    here_reasons = cfg.experiment.deviations if stated is None else stated
+    reasons = {**(paper.experiment.deviations or {}), **(here_reasons or {})}
     exp_here = {k: v for k, v in here["experiment"].items() if k not in ("deviations", "name")}
     exp_there = {k: v for k, v in there["experiment"].items() if k not in ("deviations", "name")}
     a, b = flatten(exp_here), flatten(exp_there)
@@ -298,6 +299,9 @@ def aggregate(scale: str, experiment: str, root: str | Path = "results",
     table = concat_tables([t for t, _, _ in shards.values()])
     try:
         paper = config_mod.compose([f"experiment={experiment}", "scale=paper"])
+        # the reasons come from conf/ as it is now: editing one reruns the aggregate (its digest covers the
+        # whole experiment config) but no shard, so the shards' frozen copies may be older
+        current = config_mod.compose([f"experiment={experiment}", f"scale={scale}"])
     except config_mod.ConfigError as e:
         raise AggregateError(f"cannot compose {experiment} at scale=paper: {e}") from None
     captions = render_figures(module, table, cfg, out / FIGURES_DIR)
@@ -317,7 +321,7 @@ def aggregate(scale: str, experiment: str, root: str | Path = "results",
         "doc": (module.__doc__ or "").strip(),
         "seeds": cfg.seeds,
         "protocol": module.protocol(cfg) if hasattr(module, "protocol") else [],
-        "deviations": deviations(cfg, paper),
+        "deviations": deviations(cfg, paper, current.experiment.deviations),
         "runtime": runtime,
         "provenance": {n: prov for n, (_, _, prov) in shards.items()},
         "figures": list(captions),
