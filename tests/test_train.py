@@ -79,3 +79,18 @@ def test_log_spaced_steps():
     s = log_spaced_steps(1000, 20, dense_until=5)
     assert s[0] == 0 and s[-1] == 1000 and s[:6] == [0, 1, 2, 3, 4, 5]
     assert s == sorted(set(s)) and len(s) <= 26
+
+
+def test_minibatch_order_is_per_model_and_covers_each_epoch():
+    from repro.train import MinibatchOrder
+
+    pool = torch.arange(100, 110)
+    together = MinibatchOrder(pool, [3, 7], batch_size=4, drop_last=False)
+    alone = MinibatchOrder(pool, [7], batch_size=4, drop_last=False)
+    assert together.steps_per_epoch == 3  # 10 samples: 4 + 4 + 2
+    epoch = torch.cat([together() for _ in range(3)], dim=1)
+    assert all(sorted(row.tolist()) == list(range(100, 110)) for row in epoch)  # each model sees each sample once
+    assert torch.equal(epoch[1], torch.cat([alone() for _ in range(3)], dim=1)[0])  # independent of batch mates
+    assert MinibatchOrder(pool, [3], batch_size=4).steps_per_epoch == 2
+    with pytest.raises(ValueError, match="exceeds the 10 training samples"):
+        MinibatchOrder(pool, [3], batch_size=11)

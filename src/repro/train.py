@@ -105,6 +105,33 @@ def train(
     return steps
 
 
+class MinibatchOrder:
+    """Each model's own shuffled minibatches, for a batch of B models trained together.
+
+    Model b draws a fresh permutation of `pool` (sample indices) at the start of every epoch from its
+    own generator, seeded `seeds[b]`, so its order never depends on which models share the batch.
+    Each call returns the next step's indices, [B, batch_size] (the last batch of an epoch may be
+    shorter unless `drop_last`).
+    """
+
+    def __init__(self, pool: torch.Tensor, seeds: Sequence[int], batch_size: int, *, drop_last: bool = True):
+        self.pool, self.batch_size = pool, batch_size
+        self.gens = [torch.Generator().manual_seed(int(s)) for s in seeds]
+        n = len(pool)
+        self.steps_per_epoch = n // batch_size if drop_last else -(-n // batch_size)
+        if self.steps_per_epoch < 1:
+            raise ValueError(f"batch_size={batch_size} exceeds the {n} training samples")
+        self.step, self.perm = 0, None
+
+    def __call__(self) -> torch.Tensor:
+        i = self.step % self.steps_per_epoch
+        if i == 0:
+            self.perm = torch.stack([self.pool[torch.randperm(len(self.pool), generator=g).to(self.pool.device)]
+                                     for g in self.gens])
+        self.step += 1
+        return self.perm[:, i * self.batch_size:(i + 1) * self.batch_size]
+
+
 def log_spaced_steps(total: int, n: int, dense_until: int = 0) -> list[int]:
     """About `n` record steps from 0 to `total`, log-spaced, plus every step up to `dense_until`."""
     steps = {0, total, *range(min(dense_until, total) + 1)}

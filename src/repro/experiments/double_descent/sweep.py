@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from repro.nn.batched import WidthSweepMLP
-from repro.train import train
+from repro.train import MinibatchOrder, train
 
 
 def noisy_labels(y: torch.Tensor, fraction: float, seed: int, n_classes: int = 10) -> torch.Tensor:
@@ -94,23 +94,15 @@ def train_width_sweep(x: torch.Tensor, y: torch.Tensor, x_test: torch.Tensor, y_
     device = x.device
     n, d = x.shape
     B = len(seeds)
-    steps_per_epoch = n // batch_size
-    if steps_per_epoch < 1:
-        raise ValueError(f"batch_size={batch_size} exceeds the {n} training samples")
+    batches = MinibatchOrder(torch.arange(n, device=device), [1_000_003 * int(s) + 17 for s in seeds], batch_size)
+    steps_per_epoch = batches.steps_per_epoch
     model = WidthSweepMLP(seeds, d, widths, 10).to(device)
     W = len(widths)
-    # each seed's own minibatch order, independent of which models share the batch
-    orders = [torch.Generator().manual_seed(1_000_003 * int(s) + 17) for s in seeds]
-    state = {"step": 0, "perm": None}
     rows: list[dict] = []
 
     def losses() -> torch.Tensor:
-        epoch_step = state["step"] % steps_per_epoch
-        if epoch_step == 0:
-            state["perm"] = torch.stack([torch.randperm(n, generator=g) for g in orders]).to(device)
-        idx = state["perm"][:, epoch_step * batch_size:(epoch_step + 1) * batch_size]  # [B, bs]
+        idx = batches()  # [B, bs]
         xb, yb = x[idx], y[idx]
-        state["step"] += 1
         logits = model(xb)  # [W, B, bs, 10]
         return torch.nn.functional.cross_entropy(logits.reshape(-1, 10), yb.repeat(W, 1).reshape(-1),
                                                  reduction="none").view(W * B, -1).mean(1)

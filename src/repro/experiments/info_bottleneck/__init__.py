@@ -17,7 +17,7 @@ from repro.config import ConfigError, one_of, positive
 from repro.data import DataRef, load
 from repro.experiments.info_bottleneck.claims import CLAIMS as CLAIMS  # re-exported: the experiment interface
 from repro.nn.batched import BatchedMLP
-from repro.train import log_spaced_steps, train
+from repro.train import MinibatchOrder, log_spaced_steps, train
 
 
 @dataclass
@@ -74,9 +74,8 @@ def run_shard(ctx) -> pd.DataFrame:
     model = BatchedMLP([s for _, s in points], [12, *c.hidden, 2], [a for a, _ in points],
                        init="truncated_normal").to(ctx.device)
     B = len(points)
-    gens = [torch.Generator().manual_seed(7_919 * s + 1) for _, s in points]
-    per_epoch = max(1, -(-n_train // c.batch_size))
-    state = {"step": 0, "perm": None}
+    batches = MinibatchOrder(tr, [7_919 * s + 1 for _, s in points], c.batch_size, drop_last=False)
+    per_epoch = batches.steps_per_epoch
     y_np = d["y"]
     records = log_spaced_steps(c.epochs, c.n_records)
     kde_epochs = set(records[:: max(1, len(records) // c.kde_records)]) | {records[-1]}
@@ -84,12 +83,8 @@ def run_shard(ctx) -> pd.DataFrame:
     rows: list[dict] = []
 
     def losses() -> torch.Tensor:
-        i = state["step"] % per_epoch
-        if i == 0:
-            state["perm"] = torch.stack([tr[torch.randperm(n_train, generator=g).to(ctx.device)] for g in gens])
-        idx = state["perm"][:, i * c.batch_size:(i + 1) * c.batch_size]
+        idx = batches()
         logits = model(x[idx])
-        state["step"] += 1
         return torch.nn.functional.cross_entropy(logits.reshape(-1, 2), y[idx].reshape(-1),
                                                  reduction="none").view(B, -1).mean(1)
 

@@ -12,7 +12,7 @@ from typing import Sequence
 import torch
 
 from repro.nn.batched import BatchedMLP
-from repro.train import train
+from repro.train import MinibatchOrder, train
 
 
 def magnitude_prune(weights: Sequence[torch.Tensor], masks: Sequence[torch.Tensor],
@@ -96,22 +96,17 @@ def train_level(init: State, masks: list[torch.Tensor] | None, order_seeds: Sequ
             p.copy_(v)
     if masks is not None:
         model.set_masks(masks)
-    n = len(train_set.x)
-    orders = [torch.Generator().manual_seed(7_919 * int(s) + 1) for s in order_seeds]
-    state = {"step": 0, "perm": None, "loss": None}
-    steps_per_epoch = n // batch_size
+    batches = MinibatchOrder(torch.arange(len(train_set.x), device=train_set.x.device),
+                             [7_919 * int(s) + 1 for s in order_seeds], batch_size)
+    state = {"loss": None}
     rows: list[dict] = []
     snapshot: list[State] = []
 
     def losses() -> torch.Tensor:
-        i = state["step"] % steps_per_epoch
-        if i == 0:
-            state["perm"] = torch.stack([torch.randperm(n, generator=g) for g in orders]).to(train_set.x.device)
-        idx = state["perm"][:, i * batch_size:(i + 1) * batch_size]
+        idx = batches()
         logits = model(train_set.x[idx])
         loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), train_set.y[idx].reshape(-1),
                                                  reduction="none").view(B, -1).mean(1)
-        state["step"] += 1
         state["loss"] = loss.detach()
         return loss
 
