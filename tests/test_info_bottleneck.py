@@ -107,6 +107,78 @@ def test_paper_scale_path_one_epoch(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     [out] = run(compose(["experiment=info_bottleneck", "scale=paper", "scale.device=cpu", "scale.seeds=2",
                          "tracking=disabled", f"data_dir={tmp_path / 'data'}", "experiment.epochs=1",
-                         "experiment.n_records=2", "experiment.kde_records=1"]))
+                         "experiment.n_records=2", "experiment.kde_records=1", "shard=ib"]))
     t = pd.read_csv(out / "table.csv", keep_default_na=False)
     assert {"bin100", "adaptive100", "kde"} <= set(t["estimator"]) and set(t["seed"]) == {0, 1}
+
+
+def _fake_mnist(data_dir, n: int) -> None:
+    from repro.data import DataRef
+
+    g = np.random.default_rng(0)
+    path = DataRef("mnist", {"subset": n}).path(data_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, x=g.integers(0, 256, (n, 1, 28, 28), dtype=np.uint8), y=np.arange(n) % 10,
+             x_test=g.integers(0, 256, (40, 1, 28, 28), dtype=np.uint8), y_test=np.arange(40) % 10)
+
+
+def test_paper_mnist_network_one_epoch(tmp_path, monkeypatch):
+    """Saxe et al.'s 784-1024-20-20-20-10 network, as at paper scale, on 24 fake images for two epochs."""
+    from repro.config import compose
+    from repro.run import run
+
+    monkeypatch.chdir(tmp_path)
+    _fake_mnist(tmp_path / "data", 24)
+    cfg = compose(["experiment=info_bottleneck", "scale=paper", "scale.device=cpu", "tracking=disabled",
+                   f"data_dir={tmp_path / 'data'}", "experiment.mnist.subset=24", "experiment.mnist.n_test=40",
+                   "experiment.mnist.epochs=2", "experiment.mnist.seeds=2", "experiment.mnist.n_records=2",
+                   "experiment.mnist.kde_records=1", "shard=mnist"])
+    assert cfg.experiment.mnist.hidden == [1024, 20, 20, 20] and cfg.experiment.mnist.lr == 1e-3
+    [out] = run(cfg)
+    t = pd.read_csv(out / "table.csv", keep_default_na=False)
+    assert set(t["seed"]) == {0, 1} and set(t["activation"]) == {"tanh", "relu"}  # 2 of the scale's 50 seeds
+    assert set(t["layer"]) == {0, 1, 2, 3, 4} and {"bin30", "adaptive30", "kde"} <= set(t["estimator"])
+    assert set(t["step"]) == {0, 1, 2}
+    ixt = t[t.metric == "ixt"]
+    assert ixt["value"].astype(float).between(0, np.log2(40) + 1e-9).all()
+    # 1024 units keep 40 random images apart under every estimator: pinned at the ceiling
+    assert np.allclose(ixt[ixt.layer == 1]["value"].astype(float), np.log2(40), atol=1e-6)
+
+
+def test_mnist_shard_only_where_enabled():
+    from repro.config import compose
+    from repro.experiments import info_bottleneck as ib
+
+    paper = compose(["experiment=info_bottleneck", "scale=paper"]).experiment
+    laptop = compose(["experiment=info_bottleneck", "scale=laptop"]).experiment
+    assert list(ib.shards(paper)) == ["ib", "mnist"] and list(ib.shards(laptop)) == ["ib"]
+    assert ib.datasets(paper, "mnist")[0].family == "mnist"
+    assert ib.shards(paper)["ib"] == ib.shards(laptop)["ib"] | {"epochs": 8000, "kde_records": 40}
+
+
+def mnist_table(drops: dict[str, float], seeds=5) -> pd.DataFrame:
+    """KDE curves of the MNIST network: layer 1 pinned at log2(10000), layers 2-4 rise then drop by drops[act]."""
+    rows, steps = [], [0, 10, 100, 1000, 10000]
+    ceiling = np.log2(10_000)
+    for act, drop in drops.items():
+        for s in range(seeds):
+            for layer in (1, 2, 3, 4):
+                ixt = [ceiling] * 5 if layer == 1 else [6.0, 8.0, 9.0, 9.0 - drop / 2, 9.0 - drop]
+                for st, v in zip(steps, ixt):
+                    for metric, val in (("ixt", v), ("ity", 2.0)):
+                        rows.append(dict(shard="mnist", activation=act, seed=s, layer=layer, estimator="kde",
+                                         step=st, metric=metric, value=val))
+    return pd.DataFrame(rows)
+
+
+def test_ib5_three_verdicts_and_networks_kept_apart():
+    assert ibc.check_ib5(mnist_table({"tanh": 1.5, "relu": 0.1}), None).status is R
+    assert ibc.check_ib5(mnist_table({"tanh": 0.2, "relu": 0.1}), None).status is N  # tanh does not compress
+    assert ibc.check_ib5(mnist_table({"tanh": 1.5, "relu": 1.0}), None).status is N  # relu compresses
+    assert ibc.check_ib5(mnist_table({"tanh": 1.5, "relu": 0.1}, seeds=3), None).status is U
+    laptop = table(layers("tanh", "bin30", COMPRESS)).assign(shard="ib")
+    claim = next(c for c in ibc.CLAIMS if c.id == "IB5")
+    assert claim.evaluate(laptop, None)["status"] == "inconclusive"  # no MNIST network below paper scale
+    # the 12-bit claims never read the MNIST rows, whatever those show
+    both = pd.concat([laptop, mnist_table({"tanh": 0.0, "relu": 0.0}).assign(estimator="bin30")])
+    assert ibc.check_ib1(both, None).status is R

@@ -106,14 +106,19 @@ class BatchedMLP(nn.Module):
             w.mul_(m)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layers(x)[1]
+
+    def layers(self, x: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """(every hidden layer's output after its activation, each [B, n, width]; the logits [B, n, out])."""
         h = x.expand(self.n_models, *x.shape) if x.dim() == 2 else x
-        last = len(self.weights) - 1
+        hidden, last = [], len(self.weights) - 1
         for i, w in enumerate(self.weights):
             w = w * self.masks[i] if self.masks is not None else w
             h = torch.baddbmm(self.biases[i].unsqueeze(1), h, w) if self.bias else torch.bmm(h, w)
             if i < last:
                 h = self._act(h)
-        return h
+                hidden.append(h)
+        return hidden, h
 
 
 class WidthSweepMLP(nn.Module):

@@ -1,9 +1,10 @@
 """The information bottleneck in the information plane (Shwartz-Ziv & Tishby 2017) and its critique
 (Saxe et al. 2018): tanh vs ReLU, and the dependence on the mutual-information estimator.
 
-One shard trains every (activation, seed) network 12-10-7-5-4-3-2 together in one batched model on the
+Shard `ib` trains every (activation, seed) network 12-10-7-5-4-3-2 together in one batched model on the
 12-bit dataset (`repro.data.ib12`) and, at log-spaced epochs, estimates I(X;T) and I(T;Y) of each hidden
-layer on all 4096 inputs with every estimator, plus the fraction of saturated units.
+layer on all 4096 inputs with every estimator, plus the fraction of saturated units. Shard `mnist` (paper
+scale) does the same for Saxe et al.'s MNIST network on the test images (`mnist_net`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ import torch
 
 from repro.config import ConfigError, one_of, positive
 from repro.data import DataRef, load
+from repro.experiments.info_bottleneck import mnist_net
 from repro.experiments.info_bottleneck.claims import CLAIMS as CLAIMS  # re-exported: the experiment interface
+from repro.experiments.info_bottleneck.mnist_net import MnistNetwork
 from repro.nn.batched import BatchedMLP
 from repro.train import MinibatchOrder, log_spaced_steps, train
 
@@ -36,6 +39,7 @@ class Config:
     bins: list[int] = field(default_factory=lambda: [10, 30, 100])
     kde_noise_var: float = 1e-3  # Saxe et al. (artemyk/ibsgd) for the 12-bit network
     kde_records: int = 40  # KDE (4096² distances per layer) on this many of the record epochs
+    mnist: MnistNetwork = field(default_factory=MnistNetwork)  # Saxe et al.'s MNIST network (its own shard)
     deviations: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -53,15 +57,20 @@ class Config:
 
 
 def shards(exp: Config) -> dict[str, object]:
-    return {"ib": {k: v for k, v in vars(exp).items() if k != "deviations"}}
+    out: dict[str, object] = {"ib": {k: v for k, v in vars(exp).items() if k not in ("deviations", "mnist")}}
+    if exp.mnist.enabled:
+        out["mnist"] = exp.mnist
+    return out
 
 
 def datasets(exp: Config, shard: str) -> list[DataRef]:
-    return [DataRef("ib12")]
+    return [mnist_net.data_ref(exp.mnist)] if shard == "mnist" else [DataRef("ib12")]
 
 
 def run_shard(ctx) -> pd.DataFrame:
-    from repro.experiments.info_bottleneck import estimators as est
+    if ctx.shard == "mnist":
+        return mnist_net.run(ctx)
+    from repro.experiments.info_bottleneck.measure import accuracy_rows, layer_rows
 
     c: Config = ctx.exp
     d = load(DataRef("ib12"), ctx.data_dir)
@@ -88,35 +97,13 @@ def run_shard(ctx) -> pd.DataFrame:
         return torch.nn.functional.cross_entropy(logits.reshape(-1, 2), y[idx].reshape(-1),
                                                  reduction="none").view(B, -1).mean(1)
 
-    def hidden_layers() -> list[torch.Tensor]:
-        h, out = x.expand(B, *x.shape), []
-        for i, w in enumerate(model.weights):
-            h = torch.baddbmm(model.biases[i].unsqueeze(1), h, w)
-            if i < len(model.weights) - 1:
-                h = model._act(h)
-                out.append(h)
-        return out, h
-
     def record(step: int) -> None:
         epoch = step // per_epoch
-        layers, logits = hidden_layers()
-        acc = (logits[:, te].argmax(-1) == y[te]).double().mean(1).cpu()
-        for b, (a, s) in enumerate(points):
-            rows.append({"activation": a, "seed": s, "layer": 0, "estimator": None, "step": epoch,
-                         "metric": "test_acc", "value": acc[b].item()})
-        for layer, t in enumerate(layers, start=1):
-            t = t.detach().cpu()
-            results = {f"bin{n}": est.binned_mi(t, y_np, n_bins=n) for n in c.bins}
-            results |= {f"adaptive{n}": est.adaptive_binned_mi(t, y_np, n_bins=n) for n in c.bins}
-            if step in kde_at:
-                results["kde"] = est.kde_mi(t, y_np, noise_var=c.kde_noise_var)
-            sat = est.saturated_fraction(t)
-            for b, (a, s) in enumerate(points):
-                base = {"activation": a, "seed": s, "layer": layer, "step": epoch}
-                rows.append(base | {"estimator": None, "metric": "saturation", "value": float(sat[b])})
-                for name, (ixt, ity) in results.items():
-                    rows.append(base | {"estimator": name, "metric": "ixt", "value": float(ixt[b])})
-                    rows.append(base | {"estimator": name, "metric": "ity", "value": float(ity[b])})
+        with torch.no_grad():
+            layers, logits = model.layers(x)
+        rows.extend(accuracy_rows(logits[:, te], y[te], points, epoch))
+        rows.extend(layer_rows(layers, y_np, points, epoch, bins=c.bins,
+                               kde_noise_var=c.kde_noise_var if step in kde_at else None))
 
     train(model.parameters(), losses, steps=c.epochs * per_epoch,
           optimizer=lambda p: torch.optim.Adam(p, lr=c.lr), record=record,
@@ -146,4 +133,5 @@ def protocol(cfg) -> list[dict]:
                                         f"and over the observed range, {e.bins} bins; KDE upper bound (noise "
                                         f"variance {e.kde_noise_var:g}) at {e.kde_records} of those epochs"},
         {"key": "seeds", "value": f"{len(cfg.seeds)} per activation"},
+        *([mnist_net.protocol_row(e.mnist, len(cfg.seeds))] if e.mnist.enabled else []),
     ]

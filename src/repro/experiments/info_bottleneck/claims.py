@@ -1,12 +1,16 @@
 """The information-bottleneck claims. Each check maps the aggregated table to a verdict.
 
 Per seed and hidden layer, the series I(X;T)(epoch) and I(T;Y)(epoch) of one estimator are read from
-the table. A layer pinned at the ceiling log2(4096) = 12 bits throughout is uninformative and skipped.
+the table. A layer pinned at the ceiling log2(n) throughout (n inputs: 4096 for the 12-bit network, the
+test images for the MNIST network) is uninformative and skipped. IB1-IB4 read the 12-bit network (shard
+`ib`); IB5 reads Saxe et al.'s MNIST network (shard `mnist`, paper scale).
 "Compression" in a layer is the drop from the peak of I(X;T) to its last value. Thresholds were fixed
 when the checks were written, before any result was seen.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import pandas as pd
@@ -23,11 +27,24 @@ RHO_MAX = -0.7  # IB3: Spearman(saturation, I(X;T)) over the compression phase
 DEEPEST = 2  # the deepest two informative hidden layers
 CEILING = 12.0  # log2(4096)
 PINNED_TOL = 0.01
+MNIST_SHARD = "mnist"
 
 
-def series(table: pd.DataFrame, activation: str, estimator: str) -> dict:
+def network_rows(table: pd.DataFrame, mnist: bool) -> pd.DataFrame:
+    """The rows of the 12-bit network (mnist=False) or of the MNIST network (the `mnist` shard's rows)."""
+    if "shard" not in table.columns:
+        if mnist:
+            raise MissingData(f"shard={MNIST_SHARD} (Saxe et al.'s MNIST network runs at paper scale only)")
+        return table
+    rows = table[(table["shard"] == MNIST_SHARD) == mnist]
+    if mnist and rows.empty:
+        raise MissingData(f"shard={MNIST_SHARD} (Saxe et al.'s MNIST network runs at paper scale only)")
+    return rows
+
+
+def series(table: pd.DataFrame, activation: str, estimator: str, mnist: bool = False) -> dict:
     """{(seed, layer): DataFrame indexed by step with columns ixt, ity} for one activation and estimator."""
-    rows = require(table, activation=activation, estimator=estimator)
+    rows = require(network_rows(table, mnist), activation=activation, estimator=estimator)
     out = {}
     for (seed, layer), g in rows.groupby(["seed", "layer"]):
         w = g.pivot(index="step", columns="metric", values="value").sort_index()
@@ -38,9 +55,9 @@ def series(table: pd.DataFrame, activation: str, estimator: str) -> dict:
     return out
 
 
-def deepest_informative(per_seed: dict[int, pd.DataFrame]) -> list[int]:
+def deepest_informative(per_seed: dict[int, pd.DataFrame], ceiling: float = CEILING) -> list[int]:
     """The deepest DEEPEST hidden layers whose I(X;T) is not pinned at the ceiling throughout."""
-    informative = [lay for lay, w in sorted(per_seed.items()) if (CEILING - w["ixt"]).max() > PINNED_TOL]
+    informative = [lay for lay, w in sorted(per_seed.items()) if (ceiling - w["ixt"]).max() > PINNED_TOL]
     return informative[-DEEPEST:]
 
 
@@ -113,7 +130,7 @@ def check_ib2(table, cfg, bins: int = 30) -> Verdict:
 
 def check_ib3(table: pd.DataFrame, cfg) -> Verdict:
     mi = _by_seed(series(table, "tanh", "bin30"))
-    sat = require(table, activation="tanh", metric="saturation")
+    sat = require(network_rows(table, mnist=False), activation="tanh", metric="saturation")
     rhos = []
     for seed, layers in mi.items():
         for lay in deepest_informative(layers):
@@ -163,6 +180,28 @@ def ib_relu_compresses(table: pd.DataFrame, estimator: str) -> Verdict:
                    "")
 
 
+def check_ib5(table: pd.DataFrame, cfg) -> Verdict:
+    n_test = cfg.experiment.mnist.n_test if cfg is not None else 10_000
+    ceiling = math.log2(n_test)
+    parts = []
+    for act, wanted in (("tanh", True), ("relu", False)):
+        outcomes, drops = [], []
+        for _seed, layers in sorted(_by_seed(series(table, act, "kde", mnist=True)).items()):
+            chosen = deepest_informative(layers, ceiling)
+            d = [compression(layers[lay])[0] for lay in chosen]
+            drops += d
+            outcomes.append(None if not d else (min(d) >= DROP_BITS) if wanted else (max(d) < DROP_BITS))
+        v = vote(outcomes)
+        parts.append((act, majority_status(v, min_seeds=MIN_SEEDS, min_fraction=MIN_FRACTION), v, drops))
+    statuses = [p[1] for p in parts]
+    status = (Status.REPRODUCED if all(s is Status.REPRODUCED for s in statuses) else
+              Status.NOT_REPRODUCED if Status.NOT_REPRODUCED in statuses else Status.INCONCLUSIVE)
+    measured = "; ".join(f"{act}: {'compresses' if act == 'tanh' else 'no compression'} in {v.fmt()} (median drop "
+                         f"{np.median(d) if d else float('nan'):.2f} bits)" for act, _, v, d in parts)
+    return Verdict(status, measured, "On MNIST (KDE on the test images), the tanh network's deepest layers lose "
+                                     "information about the input late in training and the ReLU network's do not.")
+
+
 def _bins(check, bins: int):
     return lambda table, cfg: check(table, cfg, bins)
 
@@ -193,6 +232,12 @@ CLAIMS = [
           SOURCES["SAXE"] + " (estimator dependence)", check_ib4, paper_value="finding about the estimator",
           rule=f"ReLU drops ≥ {DROP_BITS} bits under 30 bins over [-1, 1] in ≥ {MIN_FRACTION:.0%} of seeds, and "
                "does not under 30 adaptive bins (the IB2 rule)."),
+    Claim("IB5", "On MNIST too, the tanh network compresses and the ReLU network does not (784-1024-20-20-20-10, "
+                 "KDE on the test images).", "Saxe et al. 2018 (ICLR), Fig. 1C–D", check_ib5,
+          paper_value="tanh compresses, ReLU does not",
+          rule=f"KDE (noise variance 0.1) on the test images; per seed, the {DEEPEST} deepest hidden layers not pinned "
+               f"at log2(n_test) bits: with tanh each drops ≥ {DROP_BITS} bits of I(X;T) from its peak to the end, "
+               f"with ReLU none does; each in ≥ {MIN_FRACTION:.0%} of ≥ {MIN_SEEDS} seeds."),
     Claim("IB1-bins10", IB1_TEXT + " (10 bins)", SOURCES["ST"], _bins(check_ib1, 10),
           paper_value="robustness", rule=IB1_RULE.replace("seeds.", "seeds; 10 bins over [-1, 1].")),
     Claim("IB1-bins100", IB1_TEXT + " (100 bins)", SOURCES["ST"], _bins(check_ib1, 100),

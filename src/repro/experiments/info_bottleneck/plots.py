@@ -7,6 +7,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from repro.claims import MissingData
+from repro.experiments.info_bottleneck.claims import network_rows
 from repro.report.figures import Figure, style
 
 PLANE_ESTIMATORS = (("bin30", "30 bins over [-1, 1]"), ("adaptive30", "30 bins over the observed range"),
@@ -19,16 +21,8 @@ def _medians(table: pd.DataFrame, activation: str, estimator: str) -> pd.DataFra
     return rows.groupby(["layer", "step", "metric"])["value"].median().unstack("metric").reset_index()
 
 
-def all_figures(table: pd.DataFrame, cfg) -> list[Figure]:
-    if table.empty or "estimator" not in table:
-        return []
-    style()
-    acts = [a for a in ("tanh", "relu") if (table["activation"] == a).any()]
-    ests = [(e, t) for e, t in PLANE_ESTIMATORS if (table["estimator"] == e).any()]
-    if not acts or not ests:
-        return []
-    n = table[table["metric"] == "ixt"]["seed"].nunique()
-    figs = []
+def _plane(table: pd.DataFrame, acts: list[str], ests: list[tuple[str, str]]):
+    """The information plane: one row per activation, one column per estimator, median over seeds."""
     fig, axes = plt.subplots(len(acts), len(ests), figsize=(4.2 * len(ests), 3.6 * len(acts)), squeeze=False)
     last = max(table["step"].max(), 1)
     for r, act in enumerate(acts):
@@ -47,12 +41,42 @@ def all_figures(table: pd.DataFrame, cfg) -> list[Figure]:
             ax.set_ylabel("I(T;Y) (bits)")
     cb = fig.colorbar(sc, ax=axes, shrink=0.8)
     cb.set_label("log10(epoch + 1)")
-    figs.append(Figure("ib_plane", fig,
+    return fig
+
+
+def _present(table: pd.DataFrame) -> tuple[list[str], list[tuple[str, str]]]:
+    acts = [a for a in ("tanh", "relu") if (table["activation"] == a).any()]
+    ests = [(e, t) for e, t in PLANE_ESTIMATORS if (table["estimator"] == e).any()]
+    return acts, ests
+
+
+def all_figures(table: pd.DataFrame, cfg) -> list[Figure]:
+    if table.empty or "estimator" not in table:
+        return []
+    style()
+    figs = []
+    try:
+        mnist = network_rows(table, mnist=True)
+    except MissingData:
+        mnist = None
+    table = network_rows(table, mnist=False)
+    acts, ests = _present(table)
+    if not acts or not ests:
+        return []
+    n = table[table["metric"] == "ixt"]["seed"].nunique()
+    figs.append(Figure("ib_plane", _plane(table, acts, ests),
                        f"The information plane: each hidden layer's I(X;T) against I(T;Y), median over {n} seed(s), "
                        "coloured by epoch (yellow = late), one row per activation and one column per estimator. "
                        "Compression shows as a late move to the left. Shwartz-Ziv & Tishby report it for tanh with "
                        "30 bins over [-1, 1]; Saxe et al. find none for ReLU with estimators that resolve large "
                        "activations."))
+    if mnist is not None and all(_present(mnist)):
+        m_acts, m_ests = _present(mnist)
+        n_m = mnist[mnist["metric"] == "ixt"]["seed"].nunique()
+        figs.append(Figure("ib_mnist_plane", _plane(mnist, m_acts, m_ests),
+                           f"Saxe et al.'s MNIST network (784-1024-20-20-20-10) in the information plane, measured on "
+                           f"the test images, median over {n_m} seed(s), coloured by epoch. The 1024-unit layer keeps "
+                           "every test image apart (pinned at log2 of their number). IB5 reads the KDE column."))
 
     fig, axes = plt.subplots(1, len(acts), figsize=(6.5 * len(acts), 3.6), squeeze=False)
     fig.subplots_adjust(wspace=0.45)
