@@ -5,6 +5,8 @@
                                        # (width, seed) at a time, on the laptop protocol: the ratio
   python -m repro.benchmark imp        # one lottery-ticket level (4 arms × 5 seeds, laptop MLP) batched vs one
                                        # model at a time: the ratio
+  python -m repro.benchmark ista       # ISTA on the unrolling test set batched over vectors and lam vs one
+                                       # (vector, lam) at a time: the ratio
   python -m repro.benchmark workflow [--experiment E]   # wall time of the real Snakemake DAG, smoke and laptop,
        against the targets on 2 cores (f_principle: smoke <= 30 s, laptop <= 120 s; double_descent: laptop <= 300 s)
 """
@@ -114,6 +116,35 @@ def bench_imp(iterations: int) -> float:
     return alone / together
 
 
+def bench_ista(iterations: int, vectors: int, device: str) -> float:
+    """The unrolling shards' classical baseline: ISTA for the laptop lam grid over `vectors` test vectors in one
+    batch, then one (vector, lam) at a time (extrapolated from the first 20 such runs)."""
+    from repro.data import load
+    from repro.experiments.unrolling import lasso, sparse_ref
+
+    exp = compose(["experiment=unrolling", "scale=laptop", "tracking=disabled"]).experiment
+    d = load(sparse_ref(exp))
+    a = torch.tensor(d["A"], device=device)
+    y = torch.tensor(d["x_test"][:vectors], device=device) @ a.T
+    lams = exp.classical_lams
+
+    def fit(rows, lam_list) -> float:
+        t0 = time.perf_counter()
+        lasso.ista(a, y[rows], lam_list, iterations)
+        if device == "cuda":
+            torch.cuda.synchronize()
+        return time.perf_counter() - t0
+
+    fit(slice(0, 1), lams[:1])  # warm-up
+    together = fit(slice(None), lams)
+    sample = [(i, lam) for i in range(vectors) for lam in lams][:20]
+    alone = sum(fit(slice(i, i + 1), [lam]) for i, lam in sample) * vectors * len(lams) / len(sample)
+    print(f"ISTA, {vectors} vectors × {len(lams)} lam × {iterations} iterations on {device}: batched {together:.2f} s, "
+          f"one at a time {alone:.1f} s (extrapolated from {len(sample)}), speed-up {alone / together:.0f}x  "
+          f"(torch threads: {torch.get_num_threads()})")
+    return alone / together
+
+
 def bench_workflow(experiment: str, scales: list[str], cores: int) -> dict[str, float]:
     """Run the real DAG for one experiment in a scratch copy of the workflow, from nothing, per scale."""
     repo = conf_dir().parent
@@ -149,6 +180,10 @@ def main(argv: list[str] | None = None) -> int:
     sw.add_argument("--threads", type=int, default=2)
     im = sub.add_parser("imp")
     im.add_argument("--iterations", type=int, default=200)
+    ist = sub.add_parser("ista")
+    ist.add_argument("--iterations", type=int, default=200)
+    ist.add_argument("--vectors", type=int, default=1000)
+    ist.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     w = sub.add_parser("workflow")
     w.add_argument("--scales", nargs="+", default=["smoke", "laptop"], choices=["smoke", "laptop", "paper"])
     w.add_argument("--cores", type=int, default=2)
@@ -160,6 +195,9 @@ def main(argv: list[str] | None = None) -> int:
     elif a.what == "imp":
         torch.set_num_threads(2)
         bench_imp(a.iterations)
+    elif a.what == "ista":
+        torch.set_num_threads(1)
+        bench_ista(a.iterations, a.vectors, a.device)
     elif a.what == "sweep":
         torch.set_num_threads(a.threads)
         bench_sweep(a.epochs, a.device)

@@ -16,7 +16,7 @@ import numpy as np
 
 from repro.io import atomic_path, digest
 
-FAMILIES = ("mnist1d", "cifar10", "mnist", "ib12")
+FAMILIES = ("mnist1d", "cifar10", "mnist", "ib12", "sparse", "phantoms")
 
 
 class ChecksumError(ValueError):

@@ -1,0 +1,140 @@
+"""Inverse-problem unrolling: the LISTA family against ISTA/FISTA (sparse recovery), and an unrolled
+reconstruction network against Tikhonov and TV (deblurring).
+
+Shards `sparse-noiseless` and `sparse-snr40` each train LISTA, LISTA-CP, LISTA-CPSS and ALISTA side by side with
+the layer-wise schedule (`lista.train_layerwise`), then measure the NMSE after every layer on the fixed test set,
+and run ISTA and FISTA batched over the test set for a grid of lam out to thousands of iterations.
+Shard `deblur` is the unrolled reconstruction (`deblur`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from repro.config import ConfigError, one_of, positive
+from repro.data import DataRef
+from repro.experiments.unrolling import deblur
+from repro.experiments.unrolling.claims import CLAIMS as CLAIMS  # re-exported: the experiment interface
+from repro.experiments.unrolling.deblur import Deblur
+from repro.experiments.unrolling.lista import METHODS
+
+
+@dataclass
+class Config:
+    """Chen et al. 2018 (arXiv 1808.10038) §4 and Liu et al. 2019 (ALISTA) §5: the sparse-recovery protocol."""
+
+    name: str = "unrolling"
+    m: int = 250
+    n: int = 500
+    p: float = 0.1  # probability that a code entry is non-zero
+    layers: int = 16
+    n_test: int = 1000
+    n_val: int = 1000
+    data_seed: int = 0
+    snr_db: list[float | None] = field(default_factory=lambda: [None, 40.0])  # one shard each; None: noiseless
+    methods: list[str] = field(default_factory=lambda: list(METHODS))
+    lam: float = 0.4  # the learned nets start as ISTA with threshold lam / L
+    ss_step: float = 1.2  # support selection: p_k = min(ss_step * k, ss_max) percent
+    ss_max: float = 13.0
+    schedule: str = "layerwise"  # the papers'; "end_to_end": all layers at once on the last layer's loss
+    lr: float = 5e-4
+    decays: list[float] = field(default_factory=lambda: [0.2, 0.02])  # the fine-tuning phases of each layer
+    batch_size: int = 64
+    steps: int = 50_000  # at most this many steps per phase
+    patience: int | None = 8  # stop a phase after this many validations without improvement; None: all steps
+    eval_every: int = 500
+    seeds: int = 1  # training seeds of the learned networks (the first of the scale's seeds)
+    classical_iterations: int = 5000
+    classical_lams: list[float] = field(default_factory=lambda: [0.01, 0.025, 0.05, 0.1, 0.2, 0.4])
+    deblur: Deblur = field(default_factory=Deblur)
+    deviations: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        one_of("experiment.name", self.name, ("unrolling",))
+        for k in ("m", "n", "layers", "n_test", "n_val", "lr", "batch_size", "steps", "eval_every", "seeds",
+                  "classical_iterations", "lam"):
+            positive(f"experiment.{k}", getattr(self, k))
+        if not 0 < self.p <= 1:
+            raise ConfigError(f"experiment.p must be in (0, 1], got {self.p}")
+        if not self.snr_db:
+            raise ConfigError("experiment.snr_db must list at least one setting (null = noiseless)")
+        for m in self.methods:
+            one_of("experiment.methods[]", m, METHODS)
+        one_of("experiment.schedule", self.schedule, ("layerwise", "end_to_end"))
+        for lam in self.classical_lams:
+            positive("experiment.classical_lams[]", lam)
+        if not 0 <= self.ss_step <= 100 or not 0 <= self.ss_max <= 100:
+            raise ConfigError(f"experiment.ss_step and ss_max are percentages in [0, 100], got "
+                              f"{self.ss_step} and {self.ss_max}")
+        if self.patience is not None:
+            positive("experiment.patience", self.patience)
+
+
+SPARSE_KEYS = ("m", "n", "p", "layers", "n_test", "n_val", "data_seed", "methods", "lam", "ss_step", "ss_max",
+               "schedule", "lr", "decays", "batch_size", "steps", "patience", "eval_every", "seeds",
+               "classical_iterations", "classical_lams")
+
+
+def noise_name(snr_db: float | None) -> str:
+    return "noiseless" if snr_db is None else f"snr{snr_db:g}"
+
+
+def shards(exp: Config) -> dict[str, object]:
+    out: dict[str, object] = {f"sparse-{noise_name(s)}": {**{k: getattr(exp, k) for k in SPARSE_KEYS}, "snr_db": s}
+                              for s in exp.snr_db}
+    if exp.deblur.enabled:
+        out["deblur"] = exp.deblur
+    return out
+
+
+def sparse_ref(c: Config) -> DataRef:
+    return DataRef("sparse", {"m": c.m, "n": c.n, "p": c.p, "n_test": c.n_test, "n_val": c.n_val,
+                              "seed": c.data_seed})
+
+
+def datasets(exp: Config, shard: str) -> list[DataRef]:
+    return [deblur.data_ref(exp.deblur)] if shard == "deblur" else [sparse_ref(exp)]
+
+
+def run_shard(ctx) -> pd.DataFrame:
+    if ctx.shard == "deblur":
+        return deblur.run(ctx)
+    from repro.experiments.unrolling.sparse_run import run_sparse
+
+    snr = {f"sparse-{noise_name(s)}": s for s in ctx.exp.snr_db}[ctx.shard]
+    return run_sparse(ctx, snr)
+
+
+def figures(table: pd.DataFrame, cfg) -> list:
+    from repro.experiments.unrolling.plots import all_figures  # seaborn loads only when plotting
+
+    figs = all_figures(table, cfg)
+    if "image" in table.columns:
+        figs += deblur.figures(table[table["shard"] == "deblur"] if "shard" in table.columns else table)
+    return figs
+
+
+def protocol(cfg) -> list[dict]:
+    e: Config = cfg.experiment
+    noise = ", ".join("noiseless" if s is None else f"SNR {s:g} dB" for s in e.snr_db)
+    sched = (f"until {e.patience} validations ({e.eval_every} steps apart) bring no improvement, at most {e.steps} "
+             "steps" if e.patience is not None else f"{e.steps} steps each")
+    return [
+        {"key": "problem", "value": f"y = A x (+ noise), A {e.m}×{e.n} N(0, 1/m) with unit-norm columns, x "
+                                    f"Bernoulli({e.p:g}) × N(0, 1); {noise}; {e.n_test} fixed test vectors"},
+        {"key": "learned", "value": f"{', '.join(e.methods)}; {e.layers} layers, initialised as ISTA with "
+                                    f"threshold λ/L, λ = {e.lam:g}; support selection {e.ss_step:g}% per layer, at "
+                                    f"most {e.ss_max:g}%; ALISTA's W from the Frobenius coherence problem"},
+        {"key": "training", "value": (
+            f"layer-wise (Chen et al.): per layer, the new layer at Adam lr {e.lr:g}, then all layers so far at lr × "
+            f"{', × '.join(f'{d:g}' for d in e.decays)}; each phase {sched}" if e.schedule == "layerwise" else
+            f"end to end (not the papers' layer-wise schedule): all layers on the last layer's loss, Adam lr "
+            f"{e.lr:g} then × {', × '.join(f'{d:g}' for d in e.decays)}, {e.steps} steps each")
+            + f"; batch {e.batch_size}, fresh codes every step; {e.seeds} training seed(s)"},
+        {"key": "classical", "value": f"ISTA and FISTA for λ in {e.classical_lams}, {e.classical_iterations} "
+                                      "iterations, batched over the test set; at 16 iterations each uses the λ "
+                                      "best on the validation set"},
+        *([deblur.protocol_row(e.deblur)] if e.deblur.enabled else []),
+    ]
