@@ -234,7 +234,8 @@ def test_config_validation():
 def smoke_ctx(tmp_path, seeds=(0, 1)):
     c = D.Deblur(**D.SMOKE)
     return types.SimpleNamespace(exp=types.SimpleNamespace(deblur=c), seeds=list(seeds), device=torch.device("cpu"),
-                                 data_dir=str(tmp_path), label=lambda *p: "/".join(["unrolling/deblur", *map(str, p)]))
+                                 data_dir=str(tmp_path), label=lambda *p: "/".join(["unrolling/deblur", *map(str, p)]),
+                                 keep=lambda name, obj: None)
 
 
 @pytest.fixture(scope="module")

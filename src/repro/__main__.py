@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 
+from repro.checkpoint import Preempted
 from repro.config import ConfigError, compose
 from repro.data import DataMissing
 from repro.train import Diverged
@@ -34,6 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     except Diverged as e:
         print(f"error: {e}", file=sys.stderr)
         return 3
+    except Preempted as e:
+        print(f"preempted: {e}; rerun the same command (or Snakemake) to resume", file=sys.stderr)
+        return Preempted.exit_code
     return 0
 
 

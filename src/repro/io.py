@@ -128,7 +128,10 @@ def device_description(device: str) -> str:
     return f"cpu: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
 
 
-def provenance(*, device: str, seeds: list[int], wall_time_s: float, started: str) -> dict:
+def provenance(*, device: str, seeds: list[int], wall_time_s: float, started: str,
+               resumed_from: tuple[int, int] | None = None) -> dict:
+    """Where and how a shard ran. `resumed_from` = (training call, step) when it resumed from a checkpoint;
+    its wall time is then that of the last attempt only."""
     return {
         "git": git_state(),
         "packages": package_versions(),
@@ -139,4 +142,5 @@ def provenance(*, device: str, seeds: list[int], wall_time_s: float, started: st
         "seeds": seeds,
         "started": started,
         "wall_time_s": round(wall_time_s, 3),
+        "resumed_from": list(resumed_from) if resumed_from else None,
     }

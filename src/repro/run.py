@@ -15,8 +15,9 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from repro import checkpoint
 from repro import config as config_mod
-from repro.io import provenance, write_json, write_table, write_text
+from repro.io import digest, provenance, write_json, write_table, write_text
 from repro.tracking import Tracker, tracker
 from repro.train import pick_device
 
@@ -51,6 +52,10 @@ class ShardContext:
     def label(self, *parts) -> str:
         return "/".join([self.exp.name, self.shard, *map(str, parts)])
 
+    def keep(self, name: str, obj) -> None:
+        """Register state a resumed run must get back (see `repro.checkpoint`): rows, orders, generators."""
+        checkpoint.keep(name, obj)
+
 
 def run(cfg: config_mod.RunConfig) -> list[Path]:
     """Run the shard named in cfg.shard, or all shards in turn; return their output dirs."""
@@ -70,9 +75,12 @@ def run_shard(cfg: config_mod.RunConfig, module, shard: str) -> Path:
     t0 = time.perf_counter()
     frozen = config_mod.to_dict(cfg)
     print(f"[{cfg.experiment.name}/{shard}] scale={cfg.scale.name} seeds={cfg.seeds} device={device}", flush=True)
+    ck = checkpoint.Checkpointer(checkpoint.scratch_dir(out), digest(
+        {k: frozen[k] for k in ("experiment", "scale", "seed", "shard", "data_dir")}),
+        enabled=getattr(module, "RESUMABLE", False))
     with tracker(cfg.tracking.mode, project=cfg.tracking.project, directory=cfg.tracking.dir,
                  name=f"{cfg.scale.name}-{cfg.experiment.name}-{shard}",
-                 group=f"{cfg.scale.name}-{cfg.experiment.name}", config=frozen) as track:
+                 group=f"{cfg.scale.name}-{cfg.experiment.name}", config=frozen) as track, checkpoint.activated(ck):
         table = module.run_shard(ShardContext(cfg, shard, device, track))
         wall = time.perf_counter() - t0
         log_curves(track, table)
@@ -80,8 +88,10 @@ def run_shard(cfg: config_mod.RunConfig, module, shard: str) -> Path:
     check_tidy(table, f"{cfg.experiment.name}/{shard}")
     table.insert(0, "shard", shard)
     write_text(out / FROZEN_CONFIG, config_mod.to_yaml(cfg))
-    write_json(out / PROVENANCE, provenance(device=str(device), seeds=cfg.seeds, wall_time_s=wall, started=started))
+    write_json(out / PROVENANCE, provenance(device=str(device), seeds=cfg.seeds, wall_time_s=wall, started=started,
+                                            resumed_from=ck.resumed_from))
     write_table(out / TABLE, table)  # last: its presence means the shard is complete
+    ck.clear()
     print(f"[{cfg.experiment.name}/{shard}] wrote {out} ({len(table)} rows) in {wall:.1f}s", flush=True)
     return out
 

@@ -18,6 +18,8 @@ from typing import Callable, Sequence
 
 import torch
 
+from repro import checkpoint
+
 
 class Diverged(RuntimeError):
     """A loss became NaN or inf. The message names the models (points) and the step."""
@@ -75,14 +77,35 @@ def train(
     `stop()`, checked after each step, ends training early (e.g. once every model has converged).
     `after_step()` runs right after every optimizer step (e.g. to re-apply pruning masks).
     Returns the number of steps taken.
+
+    Inside a shard run (`repro.checkpoint.active()`), the call checkpoints itself periodically, at its end and on
+    SIGTERM, and a rerun resumes it (or skips it, if it had finished) instead of starting over.
     """
-    opt = optimizer(list(params))
+    params = list(params)
+    opt = optimizer(params)
     wanted = set(int(s) for s in record_steps)
     progress = Progress(label, steps, progress_every_s)
-    if record is not None and 0 in wanted:
+    index, ck = checkpoint.call_started(), checkpoint.active()
+    start = 0
+    if ck is not None:
+        skip, start = ck.begin(index, params, opt)
+        if skip:
+            return start
+        ck.in_call, timer = True, checkpoint.Timer(ck.every_s)
+    try:
+        return _loop(params, opt, losses, start, steps, wanted, progress, record, label, model_names, stop,
+                     after_step, ck, timer if ck is not None else None, index)
+    finally:
+        if ck is not None:
+            ck.in_call = False
+
+
+def _loop(params, opt, losses, start, steps, wanted, progress, record, label, model_names, stop, after_step, ck,
+          timer, index) -> int:
+    if record is not None and 0 in wanted and start == 0:
         with torch.no_grad():
             record(0)
-    for step in range(1, steps + 1):
+    for step in range(start + 1, steps + 1):
         opt.zero_grad(set_to_none=True)
         loss = losses()
         bad = ~torch.isfinite(loss.detach())
@@ -101,7 +124,17 @@ def train(
         if stop is not None and stop():
             progress.total = step
             progress(step, loss)
+            if ck is not None:
+                ck.finished(step, params, opt)
             return step
+        if index is not None:
+            checkpoint.inject_fault(index, step)
+        if ck is not None and (ck.terminate or timer.due()):
+            ck.save(params, opt, step)
+            if ck.terminate:
+                raise checkpoint.Preempted(f"[{label}] SIGTERM at step {step}: checkpoint saved in {ck.dir}")
+    if ck is not None:
+        ck.finished(steps, params, opt)
     return steps
 
 
@@ -122,6 +155,14 @@ class MinibatchOrder:
         if self.steps_per_epoch < 1:
             raise ValueError(f"batch_size={batch_size} exceeds the {n} training samples")
         self.step, self.perm = 0, None
+
+    def state_dict(self) -> dict:
+        return {"gens": [g.get_state() for g in self.gens], "step": self.step, "perm": self.perm}
+
+    def load_state_dict(self, state: dict) -> None:
+        for g, s in zip(self.gens, state["gens"]):
+            g.set_state(s)
+        self.step, self.perm = state["step"], state["perm"]
 
     def __call__(self) -> torch.Tensor:
         i = self.step % self.steps_per_epoch

@@ -21,6 +21,8 @@ from repro.data import DataRef, load
 from repro.experiments.double_descent.claims import CLAIMS as CLAIMS  # re-exported: the experiment interface
 from repro.experiments.double_descent.sweep import noisy_labels, random_features, record_epochs, train_width_sweep
 
+# A killed shard resumes from its last checkpoint (repro.checkpoint): all its state is registered with ctx.keep.
+RESUMABLE = True
 
 @dataclass
 class RFConfig:

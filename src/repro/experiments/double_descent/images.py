@@ -35,6 +35,7 @@ def run_image(ctx) -> pd.DataFrame:
     steps_per_epoch = max(1, n // c.batch_size)
     total = c.epochs * steps_per_epoch if c.max_steps is None else min(c.max_steps, c.epochs * steps_per_epoch)
     rows = []
+    ctx.keep("rows", rows)
     for k in ks:
         rows += fit_one(ctx, arch, k, noise, seed, x, y, xt, yt, total, steps_per_epoch)
     return pd.DataFrame(rows)
@@ -49,6 +50,8 @@ def fit_one(ctx, arch: str, k: int, noise: float, seed: int, x, y, xt, yt, total
     gen = torch.Generator(device=ctx.device).manual_seed(1_000_003 * seed + 17)
     state = {"step": 0, "perm": None}
     rows: list[dict] = []
+    for name, obj in (("model", model), ("gen", gen), ("state", state), ("rows", rows)):
+        ctx.keep(f"k{k}-{name}", obj)  # buffers (batch-norm statistics) and the augmentation stream too
 
     def losses() -> torch.Tensor:
         i = state["step"] % steps_per_epoch

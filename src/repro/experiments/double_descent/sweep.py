@@ -15,6 +15,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from repro import checkpoint
 from repro.nn.batched import WidthSweepMLP
 from repro.train import MinibatchOrder, train
 
@@ -99,6 +100,8 @@ def train_width_sweep(x: torch.Tensor, y: torch.Tensor, x_test: torch.Tensor, y_
     model = WidthSweepMLP(seeds, d, widths, 10).to(device)
     W = len(widths)
     rows: list[dict] = []
+    checkpoint.keep(f"{label}-rows", rows)  # a resumed run gets these back (see repro.checkpoint)
+    checkpoint.keep(f"{label}-batches", batches)
 
     def losses() -> torch.Tensor:
         idx = batches()  # [B, bs]

@@ -27,6 +27,9 @@ from repro.train import log_spaced_steps, train
 # ---------------------------------------------------------------- protocol (schema)
 
 
+# A killed shard resumes from its last checkpoint (repro.checkpoint): all its state is registered with ctx.keep.
+RESUMABLE = True
+
 @dataclass
 class FP1Config:
     """1-D sum of sines, full-batch Adam (Xu et al.'s code: tanh 200-200-200-100, lr 2e-4)."""
@@ -183,6 +186,8 @@ def run_fp1(ctx) -> pd.DataFrame:
     last_above = torch.zeros(len(points), n_bins, dtype=torch.long, device=ctx.device)
     records, rows = log_spaced_steps(c.steps, c.n_records), []
     state = {"step": 0}
+    for name, obj in (("rows", rows), ("last_above", last_above), ("state", state)):
+        ctx.keep(f"fp1-{name}", obj)
 
     def losses() -> torch.Tensor:
         pred = model(X)[..., 0]
@@ -258,6 +263,7 @@ def run_fp2(ctx) -> pd.DataFrame:
         filters[rel] = s.float().to(ctx.device)
         for seed in ctx.seeds:
             rows.append(dict(seed=seed, step=0, delta=rel, metric="low_energy_share", value=low / (low + high)))
+    ctx.keep("fp2-rows", rows)
     X, Y = x.float().to(ctx.device), y.float().to(ctx.device)
     Xt, Yt = xt.float().to(ctx.device), yt.to(ctx.device)
     model = BatchedMLP(ctx.seeds, [x.shape[1], *c.hidden, 10], c.activation).to(ctx.device)
@@ -293,6 +299,7 @@ def run_fp3(ctx) -> pd.DataFrame:
     the iterations the claim measures, plus the full budget only for models that never converge."""
     c: FP3Config = ctx.exp.fp3
     rows = []
+    ctx.keep("fp3-rows", rows)
     for bias in (True, False):
         for k in c.ks:
             rows += fit_circle(ctx, c, k, bias)
@@ -320,6 +327,8 @@ def fit_circle(ctx, c: FP3Config, k: int, bias: bool) -> list[dict]:
     converged = torch.full((len(ctx.seeds),), -1, dtype=torch.long, device=ctx.device)
     state = {"step": 0}
     rows = []
+    for name, obj in (("rows", rows), ("converged", converged), ("state", state)):
+        ctx.keep(f"fp3-{k}-{bias}-{name}", obj)
 
     def losses() -> torch.Tensor:
         loss = 0.5 * ((forward() - Y) ** 2).mean(dim=1)

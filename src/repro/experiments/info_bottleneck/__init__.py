@@ -22,6 +22,8 @@ from repro.experiments.info_bottleneck.mnist_net import MnistNetwork
 from repro.nn.batched import BatchedMLP
 from repro.train import MinibatchOrder, log_spaced_steps, train
 
+# A killed shard resumes from its last checkpoint (repro.checkpoint): all its state is registered with ctx.keep.
+RESUMABLE = True
 
 @dataclass
 class Config:
@@ -90,6 +92,8 @@ def run_shard(ctx) -> pd.DataFrame:
     kde_epochs = set(records[:: max(1, len(records) // c.kde_records)]) | {records[-1]}
     kde_at = {e * per_epoch for e in kde_epochs}  # record() receives steps
     rows: list[dict] = []
+    ctx.keep("rows", rows)
+    ctx.keep("batches", batches)
 
     def losses() -> torch.Tensor:
         idx = batches()

@@ -85,6 +85,8 @@ def run(ctx) -> pd.DataFrame:
     records = log_spaced_steps(c.epochs, c.n_records)
     kde_epochs = set(records[:: max(1, len(records) // c.kde_records)]) | {records[-1]}
     rows: list[dict] = []
+    ctx.keep("rows", rows)
+    ctx.keep("batches", batches)
 
     def losses() -> torch.Tensor:
         idx = batches()

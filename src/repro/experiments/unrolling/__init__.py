@@ -20,6 +20,8 @@ from repro.experiments.unrolling.claims import CLAIMS as CLAIMS  # re-exported: 
 from repro.experiments.unrolling.deblur import Deblur
 from repro.experiments.unrolling.lista import METHODS
 
+# A killed shard resumes from its last checkpoint (repro.checkpoint): all its state is registered with ctx.keep.
+RESUMABLE = True
 
 @dataclass
 class Config:

@@ -328,6 +328,7 @@ def run(ctx) -> pd.DataFrame:
           + ", ".join(f"{m} {float(psnr(r[0], x['shepp_logan'])):.2f} dB" for m, r in recon.items()), flush=True)
 
     rows: list[dict] = []
+    ctx.keep("rows", rows)  # a resumed run gets these back (see repro.checkpoint)
     for seed in seeds:
         for m, (sl, test) in recon.items():
             rows += score_rows(m, seed, 0, sl, test, x)
@@ -420,6 +421,8 @@ def train_network(ctx, c: Deblur, seed: int, otf: torch.Tensor, x: dict, y: dict
     since = {"sum": 0.0, "n": 0}  # minibatch losses since the last record (a tensor sum: no sync per step)
     rows: list[dict] = []
     base = dict(method="unrolled", seed=seed)
+    for name, obj in (("net", net), ("gen", gen), ("since", since), ("rows", rows)):
+        ctx.keep(f"seed{seed}-{name}", obj)
 
     def losses() -> torch.Tensor:
         idx = torch.randint(len(x["train"]), (c.batch_size,), generator=gen).to(x["train"].device)
@@ -444,6 +447,8 @@ def train_network(ctx, c: Deblur, seed: int, otf: torch.Tensor, x: dict, y: dict
     def optimizer(params):
         opt = torch.optim.Adam(params, lr=c.lr)
         sched["lr"] = torch.optim.lr_scheduler.CosineAnnealingLR(opt, c.steps) if c.cosine else None
+        if sched["lr"] is not None:
+            ctx.keep(f"seed{seed}-lr", sched["lr"])
         return opt
 
     def after_step() -> None:

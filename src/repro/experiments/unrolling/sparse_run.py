@@ -29,6 +29,7 @@ def run_sparse(ctx, snr_db: float | None) -> pd.DataFrame:
     y = {s: lasso.measure(a, x, z, snr_db) for s, (x, z) in sets.items()}
     noise = noise_name(snr_db)
     rows: list[dict] = []
+    ctx.keep("rows", rows)  # a resumed run gets these back (see repro.checkpoint)
 
     def row(method, seed, layer, step, metric, value, lam=float("nan")) -> None:
         rows.append({"noise": noise, "method": method, "seed": seed, "lam": lam, "layer": layer, "step": step,
@@ -49,6 +50,8 @@ def train_seed(ctx, seed: int, snr_db: float | None, a: torch.Tensor, sets: dict
     models = [Unrolled(m, a, c.layers, c.lam, c.ss_step, c.ss_max).to(dev) for m in c.methods]
     gen = torch.Generator().manual_seed(10_007 * seed + 3)
     taken = {"steps": 0}
+    for name, obj in (("gen", gen), ("taken", taken), *((m.method, m) for m in models)):
+        ctx.keep(f"seed{seed}-{name}", obj)
 
     def batch() -> tuple[torch.Tensor, torch.Tensor]:
         x = codes_from(gen, c.batch_size, c.n, c.p).to(dev)

@@ -1,0 +1,236 @@
+"""Resume a killed shard from its last checkpoint.
+
+A shard's training is a sequence of `repro.train.train` calls. While a shard runs, `repro.run` makes a
+`Checkpointer` active, and every `train` call saves through it, atomically, into the shard's scratch directory
+(`.<shard>.scratch` beside the output directory: never a Snakemake output, removed once the outputs are
+complete):
+
+- which call is running (its index in the shard) and the step it has reached;
+- that call's parameters and optimizer state;
+- everything the experiment registered with `keep(name, obj)`: models, minibatch orders, generators, the rows
+  recorded so far, small dicts of counters; and the global torch RNG;
+
+every `REPRO_CHECKPOINT_S` seconds (default 60), at the end of every call, and when SIGTERM arrives (a SLURM
+pre-emption): then it raises `Preempted`, and the job exits with status 143.
+
+On a rerun, calls before the saved one are skipped (each returns the number of steps it took); the saved call
+restores everything and carries on from its step; later calls run as usual. Work done between skipped calls runs
+against state that is not restored yet, but all it can change (the registered state and rows) is replaced at the
+restore, so the table is the one an uninterrupted run writes (tests compare them byte for byte). A checkpoint
+written for another configuration (its digest differs) is discarded.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import time
+from collections.abc import Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import torch
+
+from repro.io import atomic_path
+
+STATE_FILE = "checkpoint.pt"
+EVERY_ENV = "REPRO_CHECKPOINT_S"
+_active: Checkpointer | None = None
+
+
+class Preempted(BaseException):
+    """SIGTERM arrived; a checkpoint was saved. BaseException, so no experiment's `except Exception` hides it."""
+
+    exit_code = 143  # 128 + SIGTERM, what a shell reports for a process ended by SIGTERM
+
+
+def scratch_dir(out: str | Path) -> Path:
+    out = Path(out)
+    return out.with_name(f".{out.name}.scratch")
+
+
+def _state(obj):
+    if isinstance(obj, torch.Generator):
+        return obj.get_state()
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().clone()
+    if isinstance(obj, list):
+        return list(obj)
+    if isinstance(obj, dict):
+        return dict(obj)
+    if hasattr(obj, "state_dict"):
+        return obj.state_dict()
+    raise TypeError(f"cannot checkpoint a {type(obj).__name__}: give it state_dict/load_state_dict")
+
+
+def _restore(obj, state) -> None:
+    if isinstance(obj, torch.Generator):
+        obj.set_state(state)
+    elif isinstance(obj, torch.Tensor):
+        with torch.no_grad():
+            obj.copy_(state)
+    elif isinstance(obj, list):
+        obj[:] = state
+    elif isinstance(obj, dict):
+        obj.clear()
+        obj.update(state)
+    else:
+        obj.load_state_dict(state)
+
+
+class Checkpointer:
+    """The checkpoints of one shard run (see the module docstring)."""
+
+    def __init__(self, directory: str | Path, digest: str, every_s: float | None = None, enabled: bool = True):
+        self.dir, self.digest, self.enabled = Path(directory), digest, enabled
+        self.every_s = float(os.environ.get(EVERY_ENV, "60")) if every_s is None else every_s
+        self.kept: dict[str, object] = {}
+        self.calls = 0  # train() calls started in this process
+        self.returns: list[int] = []  # steps taken by each finished call
+        self.in_call = False
+        self.terminate = False
+        self.saved = self._load() if enabled else None
+        self.resumed_from: tuple[int, int] | None = None  # (call, step) when this run resumed
+
+    def _load(self) -> dict | None:
+        path = self.dir / STATE_FILE
+        if not path.is_file():
+            return None
+        try:
+            saved = torch.load(path, weights_only=False)
+        except Exception as e:  # a checkpoint that cannot be read is not trusted
+            print(f"[checkpoint] ignoring unreadable {path}: {e}", flush=True)
+            return None
+        if saved.get("digest") != self.digest:
+            print(f"[checkpoint] ignoring {path}: it was written for another configuration", flush=True)
+            return None
+        return saved
+
+    def keep(self, name: str, obj) -> None:
+        """Register state that a resumed run must get back (a name stable across runs)."""
+        self.kept[name] = obj
+
+    # ---- the train() side
+
+    def begin(self, index: int, params: Sequence[torch.Tensor], opt: torch.optim.Optimizer) -> tuple[bool, int]:
+        """At the start of train() call `index`: (skip this call, step to start after)."""
+        saved = self.saved
+        if saved is None or index > saved["call"]:
+            return False, 0
+        between_calls = saved["opt"] is None  # saved at the end of call saved["call"] - 1
+        if between_calls and index == saved["call"] - 1:
+            self._restore_kept(saved)
+            self.returns = list(saved["returns"])
+            self.resumed_from = (index + 1, 0)
+            print(f"[checkpoint] resuming after training call {index} from {self.dir}", flush=True)
+            self.saved = None
+            return True, saved["returns"][index]
+        if index < saved["call"]:
+            return True, saved["returns"][index]
+        self._restore_kept(saved)
+        with torch.no_grad():
+            for p, v in zip(params, saved["params"]):
+                p.copy_(v)
+        opt.load_state_dict(saved["opt"])
+        self.returns = list(saved["returns"][:index])
+        self.resumed_from = (index, saved["step"])
+        print(f"[checkpoint] resuming training call {index} at step {saved['step']} from {self.dir}", flush=True)
+        self.saved = None
+        return False, saved["step"]
+
+    def _restore_kept(self, saved: dict) -> None:
+        for name, state in saved["kept"].items():
+            if name in self.kept:
+                _restore(self.kept[name], state)
+        torch.set_rng_state(saved["rng"])
+
+    def save(self, params: Sequence[torch.Tensor], opt: torch.optim.Optimizer | None, step: int,
+             finished: bool = False) -> None:
+        index = self.calls - 1
+        state = {"digest": self.digest, "call": index + 1 if finished else index, "step": 0 if finished else step,
+                 "returns": self.returns + ([step] if finished else []),
+                 "params": [] if finished else [p.detach().clone() for p in params],
+                 "opt": None if finished else opt.state_dict(),
+                 "kept": {k: _state(v) for k, v in self.kept.items()}, "rng": torch.get_rng_state()}
+        self.dir.mkdir(parents=True, exist_ok=True)
+        with atomic_path(self.dir / STATE_FILE) as tmp:
+            torch.save(state, tmp)
+
+    def finished(self, steps: int, params, opt) -> None:
+        self.save(params, opt, steps, finished=True)
+        self.returns.append(steps)
+
+    def clear(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def active() -> Checkpointer | None:
+    return _active if _active is not None and _active.enabled else None
+
+
+def call_started() -> int | None:
+    """Count a train() call of the running shard and return its index (None outside a shard run)."""
+    if _active is None:
+        return None
+    _active.calls += 1
+    return _active.calls - 1
+
+
+def keep(name: str, obj) -> None:
+    """Register state with the active checkpointer (nothing happens outside a shard run)."""
+    if _active is not None:
+        _active.keep(name, obj)
+
+
+@contextmanager
+def activated(ck: Checkpointer):
+    """Make `ck` the active checkpointer, with a SIGTERM handler that checkpoints and stops."""
+    global _active
+    previous_ck, _active = _active, ck
+
+    def on_term(signum, frame):
+        if not ck.enabled:
+            raise Preempted("SIGTERM; this experiment does not checkpoint, a rerun starts the shard again")
+        if ck.in_call:
+            ck.terminate = True  # train() saves at the end of this step, then raises Preempted
+        else:
+            raise Preempted("SIGTERM between training calls; the last checkpoint stands")
+
+    previous = signal.signal(signal.SIGTERM, on_term) if _main_thread() else None
+    try:
+        yield ck
+    finally:
+        _active = previous_ck
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def inject_fault(call: int, step: int) -> None:
+    """Fault injection for the tests: REPRO_FAULT="CALL:STEP:SIGNAL" (e.g. "0:3:TERM" or "1:2:KILL") sends this
+    process that signal at that step of that training call, so the real handler and resume paths run."""
+    spec = os.environ.get("REPRO_FAULT")
+    if not spec:
+        return
+    c, s, sig = spec.split(":")
+    if int(c) == call and int(s) == step:
+        os.kill(os.getpid(), getattr(signal, f"SIG{sig}"))
+
+
+class Timer:
+    """When the next periodic checkpoint is due."""
+
+    def __init__(self, every_s: float):
+        self.every_s, self.last = every_s, time.monotonic()
+
+    def due(self) -> bool:
+        if time.monotonic() - self.last >= self.every_s:
+            self.last = time.monotonic()
+            return True
+        return False
