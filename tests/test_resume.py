@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -36,6 +37,16 @@ def kill_and_resume(tmp_path, overrides: list[str], fault: str):
     assert json.loads((out / "provenance.json").read_text())["resumed_from"] is not None
     assert (out / "table.csv").read_bytes() == (tmp_path / "clean" / "table.csv").read_bytes()
     return killed
+
+
+def _workflow_copy(dest) -> dict:
+    import shutil
+
+    for name in ("Snakefile", "workflow", "conf", "profiles", "environment.yml"):
+        src = os.path.join(REPO, name)
+        (shutil.copytree if os.path.isdir(src) else shutil.copy2)(src, dest / name)
+    return {**os.environ, "REPRO_CONF_DIR": str(dest / "conf"), "WANDB_MODE": "disabled",
+            "PATH": os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])}
 
 
 @pytest.mark.parametrize("overrides,fault", [
@@ -75,3 +86,45 @@ def test_an_experiment_without_checkpoints_stops_cleanly_and_restarts(tmp_path):
     again = repro(tmp_path, base, "run")
     assert again.returncode == 0 and "[checkpoint]" not in again.stdout
     assert json.loads((tmp_path / "run" / "provenance.json").read_text())["resumed_from"] is None
+
+
+@pytest.mark.integration
+def test_snakemake_retries_a_preempted_job_with_more_resources_and_it_resumes(tmp_path):
+    """The real DAG: the shard is pre-empted (SIGTERM) on its first attempt; Snakemake's retry asks for twice the
+    memory and run time and the job resumes from its checkpoint instead of starting over."""
+    env = {**_workflow_copy(tmp_path), "REPRO_CHECKPOINT_S": "0", "REPRO_FAULT": "0:9:TERM"}
+    target = "results/smoke/info_bottleneck/ib/table.csv"
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "1", "--retries", "1", target, "--config",
+                           "scale=smoke", "experiments=[info_bottleneck]", "tracking=disabled"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    text = proc.stdout + proc.stderr
+    assert proc.returncode == 0, text[-3000:]
+    assert "Trying to restart job" in text or "attempt 2" in text.lower(), text[-3000:]
+    mems = [int(m) for m in re.findall(r"mem_mb=(\d+)", text)]
+    assert len(set(mems)) >= 2 and max(mems) == 2 * min(mems), mems  # the retry asked for twice the memory
+    log = (tmp_path / "results/smoke/info_bottleneck/logs/ib.log").read_text()
+    assert "[checkpoint] resuming training call 0 at step 9" in log
+    assert (tmp_path / target).is_file() and not scratch_dir(tmp_path / "results/smoke/info_bottleneck/ib").exists()
+
+
+@pytest.mark.integration
+def test_a_second_snakemake_on_the_same_directory_is_refused(tmp_path):
+    """Snakemake's lock: while one invocation runs, another on the same directory stops at once with an error and
+    touches nothing; the first finishes normally. (Two shards never share a file: each writes its own directory,
+    through uniquely named temporary files.)"""
+    import time
+
+    env = _workflow_copy(tmp_path)
+    cmd = [sys.executable, "-m", "snakemake", "--cores", "1", "--config", "scale=smoke",
+           "experiments=[info_bottleneck]", "tracking=disabled"]
+    first = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    locks = tmp_path / ".snakemake" / "locks"
+    deadline = time.monotonic() + 120
+    while not (locks.is_dir() and any(locks.iterdir())) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert first.poll() is None, "the first run ended before the test could start the second"
+    second = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert second.returncode != 0 and "cannot be locked" in second.stdout + second.stderr
+    out, _ = first.communicate(timeout=300)
+    assert first.returncode == 0, out[-3000:]
+    assert (tmp_path / "reports/smoke/index.html").is_file()

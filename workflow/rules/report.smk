@@ -24,3 +24,19 @@ rule report:
     shell:
         "python -m repro.report --scale {wildcards.scale} --experiments {params.experiments}"
         " --out {output.html} > {log} 2>&1"
+
+
+# Optional, never part of `all`: upload the offline wandb runs from a machine with network access
+# (a login node): `snakemake sync_wandb`.  It runs where snakemake runs, never as a cluster job.
+rule sync_wandb:
+    localrule: True
+    params:
+        directory=".wandb",  # tracking.dir (conf/tracking/*.yaml)
+    log:
+        ".wandb/sync.log",
+    conda:
+        "../../environment.yml"
+    shell:
+        "(if ls -d {params.directory}/wandb/offline-run-* > /dev/null 2>&1; then"
+        " wandb sync {params.directory}/wandb/offline-run-*;"
+        " else echo 'no offline wandb runs under {params.directory}/wandb'; fi) 2>&1 | tee {log}"

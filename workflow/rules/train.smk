@@ -5,8 +5,10 @@
 # rerun trigger, changing one value reruns only the shards it reaches.  The rule is named
 # train_gpu when the scale asks for a GPU (so a cluster profile can send it to a GPU partition
 # with set-resources), train_cpu otherwise.  Outputs are written atomically, so a killed job
-# leaves none half-written; resume checkpoints (not yet implemented) must never be declared outputs,
-# because Snakemake deletes the declared outputs of failed jobs.
+# leaves none half-written.  Resume checkpoints live in results/S/E/.X.scratch/ and are never
+# declared outputs, because Snakemake deletes the declared outputs of failed jobs: a retry (the
+# slurm profile sets retries) or a rerun resumes from them.  Memory and run time grow with the
+# attempt, so a job killed for running out of either gets more the next time.
 
 
 rule train:
@@ -26,8 +28,8 @@ rule train:
         "results/{scale}/{experiment}/benchmarks/{shard}.tsv"
     threads: lambda wildcards: shard(wildcards).threads
     resources:
-        mem_mb=lambda wildcards: shard(wildcards).mem_mb,
-        runtime=lambda wildcards: shard(wildcards).runtime_min,
+        mem_mb=lambda wildcards, attempt: shard(wildcards).mem_mb * attempt,
+        runtime=lambda wildcards, attempt: shard(wildcards).runtime_min * attempt,
         **GPU_RESOURCES,
     conda:
         "../../environment.yml"
