@@ -153,3 +153,24 @@ def test_inline_svg_strips_prolog_and_prefixes_ids():
     assert out.startswith("<svg") and "http" not in out and "metadata" not in out
     assert 'id="e-f0-m1"' in out and 'xlink:href="#e-f0-m1"' in out and 'url(#e-f0-p2)' in out
     assert 'style="width:100%;max-width:480px;height:auto"' in out and 'viewBox="0 0 360 180"' in out
+
+
+def test_run_health_lists_resumed_jobs_and_missing_seeds(smoke_copy):
+    """A shard that resumed (provenance) and a shard that lacks one of its seeds show up in 'Run health'."""
+    import pandas as pd
+
+    base = smoke_copy / "results" / SCALE / EXP
+    prov = json.loads((base / "fp1" / "provenance.json").read_text())
+    (base / "fp1" / "provenance.json").write_text(json.dumps(prov | {"resumed_from": [0, 123]}))
+    t = pd.read_csv(base / "fp2" / "table.csv")
+    t[t["seed"] != 1].to_csv(base / "fp2" / "table.csv", index=False)
+    aggregate(SCALE, EXP)
+    health = {h["shard"]: h for h in json.loads((base / "summary.json").read_text())["health"]}
+    assert health["fp1"]["resumed_from"] == [0, 123] and health["fp1"]["missing_seeds"] == []
+    assert health["fp2"]["missing_seeds"] == [1] and health["fp2"]["resumed_from"] is None
+    assert health["fp3"] == {"shard": "fp3", "resumed_from": None, "seeds": [0, 1], "missing_seeds": []}
+    html = _render(smoke_copy)
+    section = html[html.index("<h3>Run health</h3>"):html.index("<h3>Runtime</h3>")]
+    assert "1 of 3 job(s) resumed from a checkpoint; 1 with missing seeds" in section
+    assert re.search(r"fp1</td>\s*<td><span class=\"badge warn\">0, 123</span>", section)
+    assert re.search(r"fp2</td>.*?<span class=\"badge warn\">1</span>", section, re.S)

@@ -292,6 +292,30 @@ def render_figures(module, table: pd.DataFrame, cfg, out_dir: Path) -> dict[str,
     return captions
 
 
+def shard_seeds(module, cfg, shard: str) -> list[int]:
+    """The seeds a shard is meant to produce: the experiment's `shard_seeds` hook, else the shard config's own
+    `seed`, else all of the scale's seeds."""
+    if hasattr(module, "shard_seeds"):
+        return list(module.shard_seeds(cfg.experiment, shard, cfg.seeds))
+    part = module.shards(cfg.experiment).get(shard)
+    if isinstance(part, dict) and "seed" in part:
+        return [int(part["seed"])]
+    return list(cfg.seeds)
+
+
+def run_health(module, cfg, shards: dict) -> list[dict]:
+    """Per shard: whether it resumed from a checkpoint, and which of its seeds are missing from its table.
+    (A loss that turns NaN or inf stops its job with a message naming the point and step, so no diverged point
+    reaches a table: a diverged shard is a failed job, and its experiment is not aggregated.)"""
+    rows = []
+    for n, (table, _frozen, prov) in shards.items():
+        expected = shard_seeds(module, cfg, n)
+        present = {int(s) for s in pd.to_numeric(table["seed"], errors="coerce").dropna() if s >= 0}
+        rows.append({"shard": n, "resumed_from": prov.get("resumed_from"), "seeds": expected,
+                     "missing_seeds": [s for s in expected if s not in present]})
+    return rows
+
+
 def aggregate(scale: str, experiment: str, root: str | Path = "results",
               benchmarks: str | Path | None = None) -> Path:
     module, cfg, shards = read_shards(scale, experiment, root)
@@ -316,6 +340,7 @@ def aggregate(scale: str, experiment: str, root: str | Path = "results",
             row["benchmark_s"], row["max_rss_mb"] = bench.get("s"), bench.get("max_rss")
         runtime.append(row)
     summary = {
+        "health": run_health(module, cfg, shards),
         "experiment": experiment,
         "scale": scale,
         "doc": (module.__doc__ or "").strip(),

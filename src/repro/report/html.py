@@ -141,6 +141,7 @@ def _context(scale: str, results: list[ExperimentResults]) -> dict:
             "protocol": r.summary.get("protocol", []),
             "deviations": r.summary.get("deviations", []),
             "runtime": r.summary.get("runtime", []),
+            "health": r.summary.get("health", []),
             "provenance": [dict(prov[s], shard=s) for s in shards],
             "packages_shared": _same_for_all(packages) if packages else True,
             "package_names": pkg_names,

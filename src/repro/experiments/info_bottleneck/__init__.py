@@ -65,6 +65,10 @@ def shards(exp: Config) -> dict[str, object]:
     return out
 
 
+def shard_seeds(exp: Config, shard: str, seeds: list[int]) -> list[int]:
+    return seeds[: exp.mnist.seeds] if shard == "mnist" else seeds
+
+
 def datasets(exp: Config, shard: str) -> list[DataRef]:
     return [mnist_net.data_ref(exp.mnist)] if shard == "mnist" else [DataRef("ib12")]
 

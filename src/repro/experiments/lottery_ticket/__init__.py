@@ -117,6 +117,13 @@ def shards(exp: Config) -> dict[str, object]:
     return out
 
 
+def shard_seeds(exp: Config, shard: str, seeds: list[int]) -> list[int]:
+    if shard.startswith("net-"):
+        return [int(shard.rsplit("seed", 1)[1])]
+    group = int(shard.removeprefix("imp-g"))
+    return [s for s in seeds if s % exp.imp.seed_groups == group]
+
+
 def datasets(exp: Config, shard: str) -> list[DataRef]:
     if shard.startswith("net-"):
         from repro.nn.lth import PAPER

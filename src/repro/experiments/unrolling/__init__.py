@@ -91,6 +91,10 @@ def shards(exp: Config) -> dict[str, object]:
     return out
 
 
+def shard_seeds(exp: Config, shard: str, seeds: list[int]) -> list[int]:
+    return seeds[: exp.deblur.seeds] if shard == "deblur" else seeds[: exp.seeds]
+
+
 def sparse_ref(c: Config) -> DataRef:
     return DataRef("sparse", {"m": c.m, "n": c.n, "p": c.p, "n_test": c.n_test, "n_val": c.n_val,
                               "seed": c.data_seed})
