@@ -67,9 +67,10 @@ class MLPConfig:
         positive("experiment.mlp.n_train", self.n_train)
         for h in self.widths:
             positive("experiment.mlp.widths[]", h)
-        for p in [*self.noise, self.sample_wise_noise]:
-            if not 0 <= p < 0.9:
-                raise ConfigError(f"label noise must be in [0, 0.9), got {p}")
+        for key, values in (("noise[]", self.noise), ("sample_wise_noise", [self.sample_wise_noise])):
+            for p in values:
+                if not 0 <= p < 0.9:  # at 0.9 (10 classes) the labels carry no information at all
+                    raise ConfigError(f"experiment.mlp.{key}: label noise must be in [0, 0.9), got {p}")
         positive("experiment.mlp.sample_wise_n", self.sample_wise_n)
         positive("experiment.mlp.epochs", self.epochs)
         positive("experiment.mlp.batch_size", self.batch_size)
@@ -106,7 +107,7 @@ class ImageConfig:
                 positive("experiment.image.k_groups[][]", k)
         for p in self.noise:
             if not 0 <= p < 0.9:
-                raise ConfigError(f"label noise must be in [0, 0.9), got {p}")
+                raise ConfigError(f"experiment.image.noise[]: label noise must be in [0, 0.9), got {p}")
         positive("experiment.image.epochs", self.epochs)
         positive("experiment.image.batch_size", self.batch_size)
         positive("experiment.image.lr", self.lr)
