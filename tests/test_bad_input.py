@@ -59,3 +59,12 @@ def test_snakemake_rejects_an_unknown_config_key(tmp_path):
     out = r.stdout + r.stderr
     assert r.returncode != 0 and "'scael' was unexpected" in out and "Valid keys: scale=" in out
     assert not (tmp_path / "results").exists()
+
+
+def test_divergence_stops_the_job_naming_the_points_the_step_and_the_cause(tmp_path):
+    """A NaN/inf loss is a failed job (exit 3), never a table: the claims then see the shard as missing."""
+    r = cli(tmp_path, "experiment=double_descent", "scale=smoke", "shard=mlp-n200-noise0", "experiment.mlp.lr=1e8",
+            f"data_dir={tmp_path / 'data'}")
+    assert r.returncode == 3, r.stderr[-2000:]
+    assert "loss is not finite at step" in r.stderr and "h=" in r.stderr and "learning rate" in r.stderr
+    assert not list(tmp_path.glob("results/**/table.csv"))
