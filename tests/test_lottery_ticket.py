@@ -240,8 +240,8 @@ def test_paper_chain_resumes_at_the_last_finished_level(tmp_path, monkeypatch):
     monkeypatch.setattr(nets, "fit", killed_at_level_2)
     with pytest.raises(KeyboardInterrupt):
         run(_paper_cfg(tmp_path, "lenet300"))
-    scratch = tmp_path / "results/paper/lottery_ticket/.net-lenet300-seed0.levels"
-    assert sorted(p.name for p in scratch.iterdir()) == ["level-0.pt", "level-1.pt"]
+    scratch = tmp_path / "results/paper/lottery_ticket/.net-lenet300-seed0.scratch/stages"
+    assert sorted(p.name for p in scratch.iterdir()) == ["stage-0.pt", "stage-1.pt"]
     assert not (tmp_path / "results/paper/lottery_ticket/net-lenet300-seed0/table.csv").exists()
     calls.clear()
     monkeypatch.setattr(nets, "fit", lambda *a, **k: (calls.append(a[7]), real_fit(*a, **k))[1])

@@ -78,15 +78,22 @@ def test_a_checkpoint_of_another_configuration_is_not_used(tmp_path):
     assert json.loads((tmp_path / "run" / "provenance.json").read_text())["resumed_from"] is None
 
 
-def test_an_experiment_without_checkpoints_stops_cleanly_and_restarts(tmp_path):
+@pytest.mark.parametrize("signal_name,code", [("TERM", Preempted.exit_code), ("KILL", -9)])
+def test_the_pruning_chain_resumes_at_the_level_it_was_killed_in(tmp_path, signal_name, code):
+    """The lottery-ticket chain saves its state after each finished level; killed during level 2 (its third
+    training call), the rerun trains levels 2.. only, and the table is the uninterrupted one."""
     base = ["experiment=lottery_ticket", "shard=imp-g0"]
-    killed = repro(tmp_path, base, "run", {"REPRO_CHECKPOINT_S": "0", "REPRO_FAULT": "1:3:TERM"})
-    assert killed.returncode == Preempted.exit_code and "does not checkpoint" in killed.stderr
-    assert not scratch_dir(tmp_path / "run").exists() and not (tmp_path / "run" / "table.csv").exists()
-    again = repro(tmp_path, base, "run")
-    assert again.returncode == 0 and "[checkpoint]" not in again.stdout
-    assert json.loads((tmp_path / "run" / "provenance.json").read_text())["resumed_from"] is None
-
+    clean = repro(tmp_path, base, "clean")
+    assert clean.returncode == 0, clean.stderr
+    killed = repro(tmp_path, base, "run", {"REPRO_FAULT": f"2:3:{signal_name}"})
+    assert killed.returncode == code, killed.stderr
+    stages = scratch_dir(tmp_path / "run") / "stages"
+    assert sorted(p.name for p in stages.iterdir()) == ["stage-0.pt", "stage-1.pt"]
+    resumed = repro(tmp_path, base, "run")
+    assert resumed.returncode == 0 and "resuming after level 1" in resumed.stdout
+    assert "level 0" not in resumed.stdout and "level 1:" not in resumed.stdout  # not trained again
+    assert (tmp_path / "run" / "table.csv").read_bytes() == (tmp_path / "clean" / "table.csv").read_bytes()
+    assert not scratch_dir(tmp_path / "run").exists()
 
 @pytest.mark.integration
 def test_snakemake_retries_a_preempted_job_with_more_resources_and_it_resumes(tmp_path):

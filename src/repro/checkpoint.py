@@ -191,7 +191,7 @@ def activated(ck: Checkpointer):
 
     def on_term(signum, frame):
         if not ck.enabled:
-            raise Preempted("SIGTERM; this experiment does not checkpoint, a rerun starts the shard again")
+            raise Preempted("SIGTERM; a rerun resumes after this shard's last finished stage (or starts it again)")
         if ck.in_call:
             ck.terminate = True  # train() saves at the end of this step, then raises Preempted
         else:
@@ -221,6 +221,24 @@ def inject_fault(call: int, step: int) -> None:
     c, s, sig = spec.split(":")
     if int(c) == call and int(s) == step:
         os.kill(os.getpid(), getattr(signal, f"SIG{sig}"))
+
+
+class Stages:
+    """The saved state after each finished stage of a shard (e.g. a pruning level), for experiments whose stages
+    hand state to the next one outside `keep` (masks): a rerun starts after the last finished stage. Files live
+    in the shard's scratch directory and go with it."""
+
+    def __init__(self, out: str | Path):
+        self.dir = scratch_dir(out) / "stages"
+
+    def last(self, map_location=None) -> dict | None:
+        done = sorted(self.dir.glob("stage-*.pt"), key=lambda p: int(p.stem.split("-")[1]))
+        return torch.load(done[-1], map_location=map_location, weights_only=False) if done else None
+
+    def save(self, index: int, state: dict) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        with atomic_path(self.dir / f"stage-{index}.pt") as tmp:
+            torch.save(state, tmp)
 
 
 class Timer:

@@ -36,6 +36,7 @@ class ShardContext:
     shard: str
     device: torch.device
     tracker: Tracker
+    out: Path  # the shard's output directory (its scratch directory sits beside it)
 
     @property
     def exp(self):
@@ -51,6 +52,10 @@ class ShardContext:
 
     def label(self, *parts) -> str:
         return "/".join([self.exp.name, self.shard, *map(str, parts)])
+
+    def stages(self) -> checkpoint.Stages:
+        """Where to save the state after each finished stage (see `repro.checkpoint.Stages`)."""
+        return checkpoint.Stages(self.out)
 
     def keep(self, name: str, obj) -> None:
         """Register state a resumed run must get back (see `repro.checkpoint`): rows, orders, generators."""
@@ -81,7 +86,7 @@ def run_shard(cfg: config_mod.RunConfig, module, shard: str) -> Path:
     with tracker(cfg.tracking.mode, project=cfg.tracking.project, directory=cfg.tracking.dir,
                  name=f"{cfg.scale.name}-{cfg.experiment.name}-{shard}",
                  group=f"{cfg.scale.name}-{cfg.experiment.name}", config=frozen) as track, checkpoint.activated(ck):
-        table = module.run_shard(ShardContext(cfg, shard, device, track))
+        table = module.run_shard(ShardContext(cfg, shard, device, track, out))
         wall = time.perf_counter() - t0
         log_curves(track, table)
         track.summary({"wall_time_s": wall, "rows": len(table)})

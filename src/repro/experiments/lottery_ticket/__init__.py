@@ -32,8 +32,9 @@ from repro.nn.batched import BatchedMLP
 ARMS = ("reset", "rewind", "reinit", "random")
 
 
-# Not resumable by repro.checkpoint yet: masks flow from level to level outside the registered state, so a
-# rerun restarts the shard (the paper networks' chains resume at their last finished level, see nets.py).
+# Not resumed by repro.checkpoint's training-call replay: masks flow from level to level outside registered
+# state. Instead both chains (MNIST-1D and the paper networks) save their state after every finished level
+# (ctx.stages()), and a rerun resumes after the last finished level.
 RESUMABLE = False
 
 @dataclass
@@ -160,26 +161,33 @@ def run_shard(ctx) -> pd.DataFrame:
     kw = dict(train_set=tr, val=val, test=test, iterations=c.iterations, batch_size=c.batch_size, lr=c.lr,
               eval_every=c.eval_every)
     theta0 = State.of(BatchedMLP(seeds, sizes, "relu", init="glorot_normal").to(dev))
-    rows = []
+    stages = ctx.stages()  # the chain's state after each finished level: a rerun resumes after the last one
+    ck = stages.last(map_location=dev)
 
     def keep(level_rows, arms_seeds, p_m, level):
         for r in level_rows:
             arm, seed = arms_seeds[r.pop("b")]
-            rows.append({"level": level, "p_m": p_m[arms_seeds.index((arm, seed))], "arm": arm, "seed": seed, **r})
+            ck["rows"].append({"level": level, "p_m": p_m[arms_seeds.index((arm, seed))], "arm": arm, "seed": seed,
+                               **r})
 
-    out, dense, theta_j = train_level(theta0, None, seeds, sizes, **kw, snapshot_at=c.rewind_iteration,
-                                      label=ctx.label("level 0"), names=[f"dense/seed{s}" for s in seeds])
-    keep(out, [("dense", s) for s in seeds], [100.0] * len(seeds), 0)
-    ones = [torch.ones_like(w) for w in dense.weights]
-    mask_reset = magnitude_prune(dense.weights, ones, rates)
-    mask_rewind = [m.clone() for m in mask_reset]
-    for level in range(1, c.levels + 1):
+    if ck is not None:
+        print(f"[{ctx.label()}] resuming after level {ck['level']} ({stages.dir})", flush=True)
+    else:
+        out, dense, theta_j = train_level(theta0, None, seeds, sizes, **kw, snapshot_at=c.rewind_iteration,
+                                          label=ctx.label("level 0"), names=[f"dense/seed{s}" for s in seeds])
+        ones = [torch.ones_like(w) for w in dense.weights]
+        mask_reset = magnitude_prune(dense.weights, ones, rates)
+        ck = {"level": 0, "rows": [], "theta_j": theta_j, "mask_reset": mask_reset,
+              "mask_rewind": [m.clone() for m in mask_reset]}
+        keep(out, [("dense", s) for s in seeds], [100.0] * len(seeds), 0)
+        stages.save(0, ck)
+    for level in range(ck["level"] + 1, c.levels + 1):
         fresh_seeds = [1_000_003 * level + s for s in seeds]  # a fresh initialisation at every level
         fresh = State.of(BatchedMLP(fresh_seeds, sizes, "relu", init="glorot_normal").to(dev))
         gens = [torch.Generator().manual_seed(7_777 * level + s) for s in seeds]
-        mask_random = random_masks_like(mask_reset, gens)
-        init = State.cat([theta0, theta_j, fresh, theta0])
-        masks = [torch.cat(ms) for ms in zip(mask_reset, mask_rewind, mask_reset, mask_random)]
+        mask_random = random_masks_like(ck["mask_reset"], gens)
+        init = State.cat([theta0, ck["theta_j"], fresh, theta0])
+        masks = [torch.cat(ms) for ms in zip(ck["mask_reset"], ck["mask_rewind"], ck["mask_reset"], mask_random)]
         arms_seeds = [(a, s) for a in ARMS for s in seeds]
         p_m = remaining(masks).tolist()
         print(f"[{ctx.label()}] level {level}: P_m = {p_m[0]:.1f}%", flush=True)
@@ -187,8 +195,11 @@ def run_shard(ctx) -> pd.DataFrame:
                                       label=ctx.label(f"level {level}"), names=[f"{a}/seed{s}" for a, s in arms_seeds])
         keep(out, arms_seeds, p_m, level)
         k = len(seeds)
-        mask_reset = magnitude_prune(trained.select(range(0, k)).weights, mask_reset, rates)
-        mask_rewind = magnitude_prune(trained.select(range(k, 2 * k)).weights, mask_rewind, rates)
+        ck["mask_reset"] = magnitude_prune(trained.select(range(0, k)).weights, ck["mask_reset"], rates)
+        ck["mask_rewind"] = magnitude_prune(trained.select(range(k, 2 * k)).weights, ck["mask_rewind"], rates)
+        ck["level"] = level
+        stages.save(level, ck)
+    rows = ck["rows"]
     return pd.DataFrame(rows)
 
 

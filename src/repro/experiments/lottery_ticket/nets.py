@@ -1,21 +1,17 @@
 """Paper scale: IMP on the papers' networks (LeNet-300-100 on MNIST; Conv-2/4/6, ResNet-20, VGG-16 on
 CIFAR-10), one job per (network, seed) that runs the four arms level by level.
 
-Level L+1's masks depend on level L's trained weights, so a job checkpoints every finished level into a
-scratch directory beside its outputs (never a declared output) and, when rerun after being killed,
-resumes at the last finished level. The scratch directory is removed once the job's table is returned.
+Level L+1's masks depend on level L's trained weights, so a job saves the state after every finished level
+(`ctx.stages()`, in the shard's scratch directory beside its outputs, never a declared output) and, when rerun
+after being killed, resumes at the last finished level. The scratch directory goes once the outputs are written.
 """
 
 from __future__ import annotations
-
-import shutil
-from pathlib import Path
 
 import torch
 
 from repro.data import DataRef, load
 from repro.data.augment import normalize, random_crop_flip, to_float
-from repro.io import atomic_path
 from repro.nn import lth
 from repro.train import train
 
@@ -145,14 +141,11 @@ def fit(ctx, name: str, c, state: dict, masks: dict | None, seed: int, data, lab
 def run_chain(ctx, name: str, seed: int) -> list[dict]:
     """All levels of one network and seed; resumes from the last finished level in the scratch directory."""
     c = ctx.exp.nets
-    scratch = Path(ctx.cfg.out or f"results/{ctx.cfg.scale.name}/{ctx.exp.name}/{ctx.shard}").with_name(
-        f".{ctx.shard}.levels")
-    scratch.mkdir(parents=True, exist_ok=True)
+    stages = ctx.stages()
     data = _data(ctx, name, c)
-    done = sorted(scratch.glob("level-*.pt"), key=lambda p: int(p.stem.split("-")[1]))
-    if done:
-        ck = torch.load(done[-1], map_location=ctx.device)
-        print(f"[{ctx.label()}] resuming after level {ck['level']} ({done[-1]})", flush=True)
+    ck = stages.last(map_location=ctx.device)
+    if ck is not None:
+        print(f"[{ctx.label()}] resuming after level {ck['level']} ({stages.dir})", flush=True)
     else:
         theta0 = lth.make(name, seed=seed).state_dict()
         rows, dense, theta_j = fit(ctx, name, c, theta0, None, seed, data, ctx.label("level 0"),
@@ -163,7 +156,7 @@ def run_chain(ctx, name: str, seed: int) -> list[dict]:
         ck = {"level": 0, "theta0": theta0, "theta_j": theta_j or theta0, "mask_reset": first,
               "mask_rewind": {k: m.clone() for k, m in first.items()},
               "rows": [{"level": 0, "p_m": 100.0, "arm": "dense", **r} for r in rows]}
-        _save(scratch / "level-0.pt", ck)
+        stages.save(0, ck)
     probe = lth.make(name)
     rates, scope = lth.prune_rates(name, probe), lth.PRUNE_RATES[name]["scope"]
     for level in range(ck["level"] + 1, c.levels + 1):
@@ -179,12 +172,5 @@ def run_chain(ctx, name: str, seed: int) -> list[dict]:
         ck["mask_reset"] = prune(trained["reset"], ck["mask_reset"], rates, scope)
         ck["mask_rewind"] = prune(trained["rewind"], ck["mask_rewind"], rates, scope)
         ck["level"] = level
-        _save(scratch / f"level-{level}.pt", ck)
-    rows = [{"network": name, "seed": seed, **r} for r in ck["rows"]]
-    shutil.rmtree(scratch, ignore_errors=True)
-    return rows
-
-
-def _save(path: Path, obj) -> None:
-    with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
+        stages.save(level, ck)
+    return [{"network": name, "seed": seed, **r} for r in ck["rows"]]
