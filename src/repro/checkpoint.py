@@ -228,17 +228,23 @@ class Stages:
     hand state to the next one outside `keep` (masks): a rerun starts after the last finished stage. Files live
     in the shard's scratch directory and go with it."""
 
-    def __init__(self, out: str | Path):
-        self.dir = scratch_dir(out) / "stages"
+    def __init__(self, out: str | Path, digest: str):
+        self.dir, self.digest = scratch_dir(out) / "stages", digest
 
     def last(self, map_location=None) -> dict | None:
         done = sorted(self.dir.glob("stage-*.pt"), key=lambda p: int(p.stem.split("-")[1]))
-        return torch.load(done[-1], map_location=map_location, weights_only=False) if done else None
+        if not done:
+            return None
+        saved = torch.load(done[-1], map_location=map_location, weights_only=False)
+        if saved.get("digest") != self.digest:
+            print(f"[checkpoint] ignoring {self.dir}: it was written for another configuration", flush=True)
+            return None
+        return saved["state"]
 
     def save(self, index: int, state: dict) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
         with atomic_path(self.dir / f"stage-{index}.pt") as tmp:
-            torch.save(state, tmp)
+            torch.save({"digest": self.digest, "state": state}, tmp)
 
 
 class Timer:

@@ -37,6 +37,7 @@ class ShardContext:
     device: torch.device
     tracker: Tracker
     out: Path  # the shard's output directory (its scratch directory sits beside it)
+    digest: str  # of the config the shard ran with: saved state of another config is not used
 
     @property
     def exp(self):
@@ -55,7 +56,7 @@ class ShardContext:
 
     def stages(self) -> checkpoint.Stages:
         """Where to save the state after each finished stage (see `repro.checkpoint.Stages`)."""
-        return checkpoint.Stages(self.out)
+        return checkpoint.Stages(self.out, self.digest)
 
     def keep(self, name: str, obj) -> None:
         """Register state a resumed run must get back (see `repro.checkpoint`): rows, orders, generators."""
@@ -86,7 +87,7 @@ def run_shard(cfg: config_mod.RunConfig, module, shard: str) -> Path:
     with tracker(cfg.tracking.mode, project=cfg.tracking.project, directory=cfg.tracking.dir,
                  name=f"{cfg.scale.name}-{cfg.experiment.name}-{shard}",
                  group=f"{cfg.scale.name}-{cfg.experiment.name}", config=frozen) as track, checkpoint.activated(ck):
-        table = module.run_shard(ShardContext(cfg, shard, device, track, out))
+        table = module.run_shard(ShardContext(cfg, shard, device, track, out, ck.digest))
         wall = time.perf_counter() - t0
         log_curves(track, table)
         track.summary({"wall_time_s": wall, "rows": len(table)})
