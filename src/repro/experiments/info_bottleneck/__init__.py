@@ -20,7 +20,6 @@ from repro.experiments.info_bottleneck import mnist_net
 from repro.experiments.info_bottleneck.claims import CLAIMS as CLAIMS  # re-exported: the experiment interface
 from repro.experiments.info_bottleneck.mnist_net import MnistNetwork
 from repro.nn.batched import BatchedMLP
-from repro.train import MinibatchOrder, log_spaced_steps, train
 
 # A killed shard resumes from its last checkpoint (repro.checkpoint): all its state is registered with ctx.keep.
 RESUMABLE = True
@@ -76,7 +75,7 @@ def datasets(exp: Config, shard: str) -> list[DataRef]:
 def run_shard(ctx) -> pd.DataFrame:
     if ctx.shard == "mnist":
         return mnist_net.run(ctx)
-    from repro.experiments.info_bottleneck.measure import accuracy_rows, layer_rows
+    from repro.experiments.info_bottleneck.measure import train_in_information_plane
 
     c: Config = ctx.exp
     d = load(DataRef("ib12"), ctx.data_dir)
@@ -88,38 +87,10 @@ def run_shard(ctx) -> pd.DataFrame:
     points = [(a, s) for a in c.activations for s in ctx.seeds]
     model = BatchedMLP([s for _, s in points], [12, *c.hidden, 2], [a for a, _ in points],
                        init="truncated_normal").to(ctx.device)
-    B = len(points)
-    batches = MinibatchOrder(tr, [7_919 * s + 1 for _, s in points], c.batch_size, drop_last=False)
-    per_epoch = batches.steps_per_epoch
-    y_np = d["y"]
-    records = log_spaced_steps(c.epochs, c.n_records)
-    kde_epochs = set(records[:: max(1, len(records) // c.kde_records)]) | {records[-1]}
-    kde_at = {e * per_epoch for e in kde_epochs}  # record() receives steps
-    rows: list[dict] = []
-    ctx.keep("rows", rows)
-    ctx.keep("batches", batches)
-
-    def losses() -> torch.Tensor:
-        idx = batches()
-        logits = model(x[idx])
-        return torch.nn.functional.cross_entropy(logits.reshape(-1, 2), y[idx].reshape(-1),
-                                                 reduction="none").view(B, -1).mean(1)
-
-    def record(step: int) -> None:
-        epoch = step // per_epoch
-        with torch.no_grad():
-            layers, logits = model.layers(x)
-        rows.extend(accuracy_rows(logits[:, te], y[te], points, epoch))
-        rows.extend(layer_rows(layers, y_np, points, epoch, bins=c.bins,
-                               kde_noise_var=c.kde_noise_var if step in kde_at else None))
-
-    train(model.parameters(), losses, steps=c.epochs * per_epoch,
-          optimizer=lambda p: torch.optim.Adam(p, lr=c.lr), record=record,
-          record_steps=[e * per_epoch for e in records], label=ctx.label(),
-          model_names=[f"{a}/seed{s}" for a, s in points])
-    table = pd.DataFrame(rows)
-    table["estimator"] = table["estimator"].fillna("")
-    return table
+    return train_in_information_plane(ctx, model, points, x=x, y=y, pool=tr, x_info=x, y_info=y, acc_index=te,
+                                      batch_size=c.batch_size, epochs=c.epochs, n_records=c.n_records,
+                                      kde_records=c.kde_records, kde_noise_var=c.kde_noise_var, bins=c.bins,
+                                      optimizer=lambda p: torch.optim.Adam(p, lr=c.lr))
 
 
 def figures(table: pd.DataFrame, cfg) -> list:

@@ -6,12 +6,14 @@ so their tables have the same columns: activation, seed, layer, estimator, step 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
+import pandas as pd
 import torch
 
 from repro.experiments.info_bottleneck import estimators as est
+from repro.train import MinibatchOrder, log_spaced_steps, train
 
 MODEL_CHUNK = 8  # binning counts this many models at once: bounds the integer codes of wide layers in memory
 
@@ -45,3 +47,47 @@ def accuracy_rows(logits: torch.Tensor, y: torch.Tensor, points: Sequence[tuple[
     acc = (logits.argmax(-1) == y).double().mean(1).cpu()
     return [{"activation": a, "seed": s, "layer": 0, "estimator": None, "step": epoch, "metric": "test_acc",
              "value": acc[b].item()} for b, (a, s) in enumerate(points)]
+
+
+def train_in_information_plane(ctx, model, points: Sequence[tuple[str, int]], *, x: torch.Tensor, y: torch.Tensor,
+                               pool: torch.Tensor, x_info: torch.Tensor, y_info: torch.Tensor,
+                               acc_index: torch.Tensor | None, batch_size: int, epochs: int, n_records: int,
+                               kde_records: int, kde_noise_var: float, bins: Sequence[int],
+                               optimizer: Callable) -> pd.DataFrame:
+    """Train the batched `model` (model b = points[b] = (activation, seed)) with cross-entropy on minibatches of
+    the samples `pool` of (x, y), each model in its own order. At ~`n_records` log-spaced epochs, record every
+    hidden layer's information on (x_info, y_info) (KDE at ~`kde_records` of them, the last included) and the
+    accuracy on x_info[acc_index] (all of x_info when None). `step` in the rows is the epoch."""
+    B, n_classes = len(points), model.sizes[-1]
+    batches = MinibatchOrder(pool, [7_919 * s + 1 for _, s in points], batch_size, drop_last=False)
+    per_epoch = batches.steps_per_epoch
+    records = log_spaced_steps(epochs, n_records)
+    kde_epochs = set(records[:: max(1, len(records) // kde_records)]) | {records[-1]}
+    y_info_np = y_info.cpu().numpy()
+    rows: list[dict] = []
+    ctx.keep("rows", rows)  # a resumed run gets these back (see repro.checkpoint)
+    ctx.keep("batches", batches)
+
+    def losses() -> torch.Tensor:
+        idx = batches()
+        logits = model(x[idx])
+        return torch.nn.functional.cross_entropy(logits.reshape(-1, n_classes), y[idx].reshape(-1),
+                                                 reduction="none").view(B, -1).mean(1)
+
+    def record(step: int) -> None:
+        epoch = step // per_epoch
+        with torch.no_grad():
+            layers, logits = model.layers(x_info)
+        if acc_index is None:
+            rows.extend(accuracy_rows(logits, y_info, points, epoch))
+        else:
+            rows.extend(accuracy_rows(logits[:, acc_index], y_info[acc_index], points, epoch))
+        rows.extend(layer_rows(layers, y_info_np, points, epoch, bins=bins, device=ctx.device,
+                               kde_noise_var=kde_noise_var if epoch in kde_epochs else None))
+
+    train(model.parameters(), losses, steps=epochs * per_epoch, optimizer=optimizer, record=record,
+          record_steps=[e * per_epoch for e in records], label=ctx.label(),
+          model_names=[f"{a}/seed{s}" for a, s in points])
+    table = pd.DataFrame(rows)
+    table["estimator"] = table["estimator"].fillna("")
+    return table

@@ -18,7 +18,6 @@ import torch
 from repro.config import ConfigError, one_of, positive
 from repro.data import DataRef, load
 from repro.nn.batched import BatchedMLP
-from repro.train import MinibatchOrder, log_spaced_steps, train
 
 N_TRAIN, N_TEST = 60_000, 10_000
 
@@ -63,7 +62,7 @@ def data_ref(c: MnistNetwork) -> DataRef:
 
 
 def run(ctx) -> pd.DataFrame:
-    from repro.experiments.info_bottleneck.measure import accuracy_rows, layer_rows
+    from repro.experiments.info_bottleneck.measure import train_in_information_plane
 
     c: MnistNetwork = ctx.exp.mnist
     seeds = ctx.seeds[: c.seeds]
@@ -74,41 +73,14 @@ def run(ctx) -> pd.DataFrame:
 
     x, y = pixels(d["x"]), torch.tensor(d["y"], device=ctx.device)
     x_test, y_test = pixels(d["x_test"][: c.n_test]), torch.tensor(d["y_test"][: c.n_test], device=ctx.device)
-    y_test_np = y_test.cpu().numpy()
     points = [(a, s) for a in c.activations for s in seeds]
     model = BatchedMLP([s for _, s in points], [x.shape[1], *c.hidden, 10], [a for a, _ in points],
                        init=c.init).to(ctx.device)
-    B = len(points)
-    batches = MinibatchOrder(torch.arange(len(x), device=ctx.device), [7_919 * s + 1 for _, s in points],
-                             c.batch_size, drop_last=False)
-    per_epoch = batches.steps_per_epoch
-    records = log_spaced_steps(c.epochs, c.n_records)
-    kde_epochs = set(records[:: max(1, len(records) // c.kde_records)]) | {records[-1]}
-    rows: list[dict] = []
-    ctx.keep("rows", rows)
-    ctx.keep("batches", batches)
-
-    def losses() -> torch.Tensor:
-        idx = batches()
-        logits = model(x[idx])
-        return torch.nn.functional.cross_entropy(logits.reshape(-1, 10), y[idx].reshape(-1),
-                                                 reduction="none").view(B, -1).mean(1)
-
-    def record(step: int) -> None:
-        epoch = step // per_epoch
-        with torch.no_grad():
-            layers, logits = model.layers(x_test)
-        rows.extend(accuracy_rows(logits, y_test, points, epoch))
-        rows.extend(layer_rows(layers, y_test_np, points, epoch, bins=c.bins, device=ctx.device,
-                               kde_noise_var=c.kde_noise_var if epoch in kde_epochs else None))
-
-    train(model.parameters(), losses, steps=c.epochs * per_epoch,
-          optimizer=lambda p: torch.optim.SGD(p, lr=c.lr), record=record,
-          record_steps=[e * per_epoch for e in records], label=ctx.label(),
-          model_names=[f"{a}/seed{s}" for a, s in points])
-    table = pd.DataFrame(rows)
-    table["estimator"] = table["estimator"].fillna("")
-    return table
+    return train_in_information_plane(ctx, model, points, x=x, y=y, pool=torch.arange(len(x), device=ctx.device),
+                                      x_info=x_test, y_info=y_test, acc_index=None, batch_size=c.batch_size,
+                                      epochs=c.epochs, n_records=c.n_records, kde_records=c.kde_records,
+                                      kde_noise_var=c.kde_noise_var, bins=c.bins,
+                                      optimizer=lambda p: torch.optim.SGD(p, lr=c.lr))
 
 
 def protocol_row(c: MnistNetwork, seeds: int) -> dict:
