@@ -2,8 +2,9 @@
 reconstruction network against Tikhonov and TV (deblurring).
 
 Shards `sparse-noiseless` and `sparse-snr40` each train LISTA, LISTA-CP, LISTA-CPSS and ALISTA side by side with
-the papers' layer-wise schedule (`lista.train_layerwise`; end to end at laptop scale), then measure the NMSE after every layer on the fixed test set,
-and run ISTA and FISTA batched over the test set for a grid of lam out to thousands of iterations.
+the papers' layer-wise schedule (`lista.train_layerwise`; end to end at laptop scale), then measure the NMSE
+after every layer on the fixed test set, and run ISTA and FISTA batched over the test set for a grid of lam out
+to thousands of iterations.
 Shard `deblur` is the unrolled reconstruction (`deblur`).
 """
 
