@@ -44,5 +44,5 @@ localrules:
 
 rule all:
     input:
-        f"reports/{SCALE}/index.html",
+        str(paths.report_page(SCALE)),
     default_target: True

@@ -11,8 +11,9 @@ experiment and writes, atomically, into `results/S/E/`:
 - `summary.json`         protocol rows, deviations from the paper (with reasons), runtime and
                          provenance per shard. Written last: its presence means the aggregate is done.
 
-The config is the shards' frozen config: each shard's own section comes from that shard's
-`config.yaml`; everything else must agree between shards.
+The config is conf/ as it is now, with each config key a shard declares (`Shard.keys`) taken from the
+frozen `config.yaml` of the shards that read it: those must agree, and so must their seeds. A key no
+shard reads affects only the aggregate, whose digest covers the whole experiment config.
 """
 
 from __future__ import annotations
@@ -27,29 +28,23 @@ import pandas as pd
 import yaml
 
 from repro import config as config_mod
+from repro.experiments import lookup
 from repro.io import read_table, save_figure, write_json, write_table
-
-# a shard's files, as repro.run writes them (not imported from there: it pulls in torch, and the
-# report, which reads the names below, needs none)
-TABLE, FROZEN_CONFIG, PROVENANCE = "table.csv", "config.yaml", "provenance.json"
-CLAIMS_JSON, SUMMARY_JSON, FIGURES_DIR, CAPTIONS_JSON = "claims.json", "summary.json", "figures", "captions.json"
-# keys of a frozen config that legitimately differ between the shards of one experiment
-PER_SHARD_KEYS = ("shard", "out", "tracking", "experiment.deviations")
+from repro.paths import (
+    CAPTIONS_JSON,
+    CLAIMS_JSON,
+    FIGURES_DIR,
+    FROZEN_CONFIG,
+    PROVENANCE,
+    SHARD_FILES,
+    SUMMARY_JSON,
+    TABLE,
+    experiment_dir,
+)
 
 
 class AggregateError(RuntimeError):
     """Bad or missing input for aggregation; the message says what and where."""
-
-
-def experiment_dir(scale: str, experiment: str, root: str | Path = "results") -> Path:
-    return Path(root) / scale / experiment
-
-
-def outputs(scale: str, experiment: str, root: str | Path = "results") -> dict[str, Path]:
-    """The files `aggregate` declares (for the Snakefile); the SVGs beside captions.json vary by experiment."""
-    d = experiment_dir(scale, experiment, root)
-    return {"table": d / TABLE, "claims": d / CLAIMS_JSON, "summary": d / SUMMARY_JSON,
-            "captions": d / FIGURES_DIR / CAPTIONS_JSON}
 
 
 # ---------------------------------------------------------------- reading shards
@@ -67,21 +62,6 @@ def flatten(d: dict, prefix: str = "") -> dict[str, object]:
     return out
 
 
-def _section_names(exp_cfg, module) -> dict[str, str]:
-    """shard name -> the key of its config section in cfg.experiment (found by identity), if any."""
-    fields = {name: getattr(exp_cfg, name) for name in vars(exp_cfg)}
-    out = {}
-    for shard, part in module.shards(exp_cfg).items():
-        keys = [k for k, v in fields.items() if v is part]
-        if keys:
-            out[shard] = keys[0]
-    return out
-
-
-def _excluded(key: str, prefixes) -> bool:
-    return any(key == p or key.startswith(p + ".") for p in prefixes)
-
-
 def read_shards(scale: str, experiment: str, root: str | Path = "results"):
     """Read every shard; return (module, cfg, {shard: (table, frozen dict, provenance)})."""
     try:
@@ -96,10 +76,11 @@ def read_shards(scale: str, experiment: str, root: str | Path = "results"):
                              f"(run the shards first: python -m repro experiment={experiment} scale={scale})")
     # the shard list comes from the config as composed now; each shard's frozen config is then checked
     try:
-        names = list(module.shards(config_mod.compose([f"experiment={experiment}", f"scale={scale}"]).experiment))
+        current = config_mod.compose([f"experiment={experiment}", f"scale={scale}"])
+        names = list(module.shards(current.experiment))
     except config_mod.ConfigError as e:
         raise AggregateError(f"cannot compose {experiment} at scale {scale}: {e}") from None
-    missing = [n for n in names for f in (TABLE, FROZEN_CONFIG, PROVENANCE) if not (base / n / f).is_file()]
+    missing = [n for n in names for f in SHARD_FILES if not (base / n / f).is_file()]
     if missing:
         lacking = sorted({n for n in missing})
         raise AggregateError(f"{experiment} at scale {scale}: shard(s) {', '.join(lacking)} incomplete or missing "
@@ -124,44 +105,52 @@ def read_shards(scale: str, experiment: str, root: str | Path = "results"):
             if col not in table.columns:
                 raise AggregateError(f"{d / TABLE} lacks the column {col!r}")
         shards[n] = (table, frozen, prov)
-    cfg = merged_config(module, shards)
+    cfg = merged_config(module, shards, current)
     return module, cfg, shards
 
 
-def merged_config(module, shards: dict) -> config_mod.RunConfig:
-    """One config from the shards' frozen configs: each shard's own section from that shard, the rest
-    from all of them, which must agree."""
-    names = list(shards)
-    first = shards[names[0]][1]
+def _frozen_value(frozen: dict, key: str):
     try:
-        cfg0 = config_mod.validate(first)
-    except config_mod.ConfigError as e:
-        raise AggregateError(f"shard {names[0]}: invalid frozen config: {e}") from None
-    sections = _section_names(cfg0.experiment, module)
-    own = [f"experiment.{s}" for s in sections.values()]
-    ref = flatten(first)
-    for n in names[1:]:
-        other = flatten(shards[n][1])
-        keys = sorted(k for k in set(ref) | set(other)
-                      if not _excluded(k, (*PER_SHARD_KEYS, *own)) and ref.get(k) != other.get(k))
-        if keys:
-            diffs = "; ".join(f"{k}: {names[0]}={ref.get(k)!r} vs {n}={other.get(k)!r}" for k in keys[:5])
-            raise AggregateError(f"the frozen configs of shards {names[0]} and {n} disagree outside their own "
-                                 f"sections ({diffs}); rerun the stale shard")
-    merged = json.loads(json.dumps(first))
-    merged["shard"] = None
-    merged["out"] = None
-    deviations = dict(merged["experiment"].get("deviations") or {})
-    for n, section in sections.items():
-        if n not in shards:
-            continue
-        exp_n = shards[n][1]["experiment"]
-        merged["experiment"][section] = exp_n[section]
-        # a reason for a key of this shard's section is taken from the shard that ran it
-        for k, v in (exp_n.get("deviations") or {}).items():
-            if k == section or k.startswith(section + "."):
-                deviations[k] = v
-    merged["experiment"]["deviations"] = deviations
+        return lookup(frozen.get("experiment") or {}, key)
+    except KeyError:
+        return "<absent>"
+
+
+def _seeds(frozen: dict) -> tuple:
+    return (frozen.get("seed"), (frozen.get("scale") or {}).get("seeds"),
+            (frozen.get("experiment") or {}).get("first_seed"))
+
+
+def merged_config(module, shards: dict, current: config_mod.RunConfig) -> config_mod.RunConfig:
+    """conf/ as now (`current`), with every key a shard declares taken from the shards that read it.
+
+    Shards that read the same key, or that ran different seeds, must agree; otherwise one of them is stale
+    and the error names it. Keys that no shard reads come from `current`."""
+    names = list(shards)
+    specs = module.shards(current.experiment)
+    taken: dict[str, tuple[str, object]] = {}  # key -> (first shard that read it, its value)
+    seeds0 = _seeds(shards[names[0]][1])
+    for n in names:
+        frozen = shards[n][1]
+        if _seeds(frozen) != seeds0:
+            raise AggregateError(f"shards {names[0]} and {n} ran different seeds (seed, scale.seeds, first_seed: "
+                                 f"{seeds0} vs {_seeds(frozen)}); rerun the stale shard")
+        for key in specs[n].keys:
+            value = _frozen_value(frozen, key)
+            if key in taken and taken[key][1] != value:
+                first, v0 = taken[key]
+                raise AggregateError(f"the frozen configs of shards {first} and {n} disagree on experiment.{key}, "
+                                     f"which both read ({first}={v0!r} vs {n}={value!r}); rerun the stale shard")
+            taken.setdefault(key, (n, value))
+    merged = config_mod.to_dict(current)
+    for key, (_n, value) in taken.items():
+        *parents, leaf = key.split(".")
+        node = merged["experiment"]
+        for p in parents:
+            node = node[p]
+        node[leaf] = value
+    seed, merged["scale"]["seeds"], merged["experiment"]["first_seed"] = seeds0
+    merged["seed"] = seed
     try:
         return config_mod.validate(merged)
     except config_mod.ConfigError as e:
@@ -269,9 +258,8 @@ def evaluate_claims(module, table: pd.DataFrame, cfg, experiment: str, scale: st
             result = claim.evaluate(table, cfg)
         except Exception as e:  # noqa: BLE001  a bug in a check: inconclusive and loud, never a pass
             print(f"warning: claim {claim.id}: check raised {type(e).__name__}: {e}", file=sys.stderr)
-            result = {"id": claim.id, "statement": claim.statement, "source": claim.source,
-                      "paper_value": claim.paper_value, "rule": claim.rule, "status": "inconclusive",
-                      "measured": "n/a", "detail": f"the check failed: {type(e).__name__}: {e}", "error": True}
+            result = {**claim.describe(), "status": "inconclusive", "rule_status": "inconclusive", "measured": "n/a",
+                      "detail": f"the check failed: {type(e).__name__}: {e}", "error": True}
         result.update(experiment=experiment, scale=scale)
         out.append(_json_safe(result))
     return out

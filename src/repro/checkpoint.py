@@ -33,6 +33,7 @@ from pathlib import Path
 import torch
 
 from repro.io import atomic_path
+from repro.paths import scratch_dir
 
 STATE_FILE = "checkpoint.pt"
 EVERY_ENV = "REPRO_CHECKPOINT_S"
@@ -43,11 +44,6 @@ class Preempted(BaseException):
     """SIGTERM arrived; a checkpoint was saved. BaseException, so no experiment's `except Exception` hides it."""
 
     exit_code = 143  # 128 + SIGTERM, what a shell reports for a process ended by SIGTERM
-
-
-def scratch_dir(out: str | Path) -> Path:
-    out = Path(out)
-    return out.with_name(f".{out.name}.scratch")
 
 
 def _state(obj):

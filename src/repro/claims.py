@@ -3,16 +3,27 @@
 A claim's check maps the aggregated tidy table (and the experiment's config) to a `Verdict`. Checks
 and their thresholds are written before results are seen; the thresholds come from the papers or
 from the statistical rules below, and are never tuned afterwards.
+
+Three more parts make a verdict mean what it says:
+
+- `Precondition`s: when the rule is a fair test of the paper (the regime was reached, the measurement
+  is not censored by the budget, the estimator is informative). A failed or undecidable precondition
+  makes the verdict inconclusive, with the reason and what would test the claim; the rule's own
+  outcome is still shown, never reported as the verdict.
+- `paired_difference`: arms that share seeds are compared per seed, with a bootstrap interval.
+- `Revision`s: a rule changes only for a reason from the paper, its authors' code or the mathematics;
+  each change is logged (date, old rule, old verdict, reason) and the new rule is judged on fresh seeds.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from enum import StrEnum
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable
 
 import numpy as np
 import pandas as pd
+from scipy import stats as scipy_stats
 
 
 class Status(StrEnum):
@@ -32,6 +43,44 @@ class Verdict:
 
 
 @dataclass(frozen=True)
+class Holds:
+    """A precondition's outcome: True holds, False fails, None cannot be decided from the data."""
+
+    holds: bool | None
+    measured: str  # what was measured, e.g. "train error 0.4% at width 256"
+
+
+@dataclass(frozen=True)
+class Precondition:
+    """A condition under which a claim's rule is a fair test of the paper.
+
+    `check(table, cfg) -> Holds`. When it fails (or cannot be decided), the verdict is inconclusive:
+    "under-powered at this scale", with `remedy`, what would test the claim (which scale, which budget).
+    """
+
+    text: str  # the condition, e.g. "the largest width interpolates (train error ≤ 1%)"
+    check: Callable[[pd.DataFrame, object], Holds]
+    remedy: str  # what would make the rule a test: a scale, a budget, an estimator
+
+    def evaluate(self, table: pd.DataFrame, cfg) -> dict:
+        try:
+            h = self.check(table, cfg)
+        except MissingData as e:
+            h = Holds(None, f"missing data: {e}")
+        return {"text": self.text, "holds": h.holds, "measured": h.measured, "remedy": self.remedy}
+
+
+@dataclass(frozen=True)
+class Revision:
+    """One change of a claim's rule or protocol after its results were seen (the claim's revision log)."""
+
+    date: str  # ISO date of the change
+    old_rule: str  # the rule as it was
+    old_verdict: str  # the verdict it gave, with its measured value where there was one
+    reason: str  # from the paper, the authors' code, or the mathematics; never our own numbers
+
+
+@dataclass(frozen=True)
 class Claim:
     id: str
     statement: str  # the claim as the paper states it
@@ -39,15 +88,42 @@ class Claim:
     check: Callable[[pd.DataFrame, object], Verdict]
     paper_value: str | None = None  # the paper's number, where there is one
     rule: str = ""  # the decision rule, in words, shown in the report
+    preconditions: tuple[Precondition, ...] = ()
+    history: tuple[Revision, ...] = ()  # oldest first; the claim's version is len(history) + 1
+
+    @property
+    def version(self) -> int:
+        return len(self.history) + 1
+
+    def describe(self) -> dict:
+        """Everything about the claim but its outcome, JSON-ready."""
+        return {"id": self.id, "statement": self.statement, "source": self.source,
+                "paper_value": self.paper_value, "rule": self.rule, "version": self.version,
+                "history": [vars(r) for r in self.history],
+                "preconditions": [{"text": p.text, "remedy": p.remedy} for p in self.preconditions]}
 
     def evaluate(self, table: pd.DataFrame, cfg) -> dict:
-        """Run the check; missing data makes a claim inconclusive, never a crash or a pass."""
+        """Run the preconditions and the check. Missing data makes a claim inconclusive, never a crash or a
+        pass; a failed or undecided precondition makes it inconclusive whatever the rule alone says."""
         try:
             verdict = self.check(table, cfg)
         except MissingData as e:
             verdict = Verdict(Status.INCONCLUSIVE, "n/a", f"missing data: {e}")
-        out = {k: v for k, v in asdict(self).items() if k != "check"}
+        pre = [p.evaluate(table, cfg) for p in self.preconditions]
+        out = self.describe()
+        out["preconditions"] = pre
         out.update(verdict.to_dict())
+        out["rule_status"] = verdict.status.value  # what the rule alone says
+        unmet = [p for p in pre if p["holds"] is not True]
+        if unmet:
+            out["status"] = Status.INCONCLUSIVE.value
+            reasons = "; ".join(f"{p['text']}: {'fails' if p['holds'] is False else 'undecided'} ({p['measured']})"
+                                for p in unmet)
+            out["inconclusive_because"] = f"under-powered at this scale: {reasons}"
+            out["would_test_it"] = " ".join(dict.fromkeys(p["remedy"] for p in unmet))
+            if verdict.status is not Status.INCONCLUSIVE:
+                out["detail"] = (f"The rule alone reads “{verdict.status.value}”, but it is not a test of the paper "
+                                 f"here. {verdict.detail}")
         return out
 
 
@@ -89,16 +165,55 @@ def seed_stats(values: Iterable[float]) -> SeedStats:
     return SeedStats(int(v.size), float(med), float(q25), float(q75), float(v.min()), float(v.max()))
 
 
-def bootstrap_ci(values: Sequence[float], stat=np.median, n_boot: int = 2000, level: float = 0.95,
-                 seed: int = 0) -> tuple[float, float]:
-    """Percentile bootstrap interval of `stat` over seeds (deterministic: fixed resampling seed)."""
-    v = np.asarray(values, dtype=float)
-    if v.size == 0:
-        return float("nan"), float("nan")
-    rng = np.random.default_rng(seed)
-    boots = stat(v[rng.integers(0, v.size, size=(n_boot, v.size))], axis=1)
-    a = (1 - level) / 2
-    return float(np.quantile(boots, a)), float(np.quantile(boots, 1 - a))
+PAIRED_LEVEL = 0.95  # the confidence level of every paired interval in a verdict
+
+
+@dataclass(frozen=True)
+class PairedDifference:
+    """The per-seed differences a − b of two arms that share seeds, their median and a bootstrap interval."""
+
+    n: int
+    median: float
+    lo: float
+    hi: float
+    level: float
+
+    @property
+    def above_zero(self) -> bool:
+        """a beats b beyond the interval."""
+        return self.n > 0 and self.lo > 0
+
+    @property
+    def below_zero(self) -> bool:
+        return self.n > 0 and self.hi < 0
+
+    def fmt(self, spec: str = "+.3g", unit: str = "") -> str:
+        if self.n == 0:
+            return "n/a (no paired seeds)"
+        return (f"{self.median:{spec}}{unit} [{self.level:.0%} CI {self.lo:{spec}}, {self.hi:{spec}}{unit}; "
+                f"median of {self.n} paired seed differences]")
+
+
+def paired_difference(a: pd.Series | dict, b: pd.Series | dict, *, level: float = PAIRED_LEVEL) -> PairedDifference:
+    """Per-seed a − b over the seeds both arms have (indexed by seed), with a percentile bootstrap interval of
+    the median difference (scipy.stats.bootstrap; fixed resampling seed, so the verdict is deterministic).
+
+    A single pair, or identical differences, give a degenerate interval at that value.
+    """
+    a, b = pd.Series(a, dtype=float), pd.Series(b, dtype=float)
+    both = a.index.intersection(b.index)
+    d = (a[both] - b[both]).to_numpy(dtype=float)
+    d = d[np.isfinite(d)]
+    if d.size == 0:
+        nan = float("nan")
+        return PairedDifference(0, nan, nan, nan, level)
+    med = float(np.median(d))
+    if d.size == 1 or np.all(d == d[0]):
+        return PairedDifference(int(d.size), med, med, med, level)
+    res = scipy_stats.bootstrap((d,), np.median, confidence_level=level, method="percentile",
+                                n_resamples=4999, random_state=np.random.default_rng(0))
+    ci = res.confidence_interval
+    return PairedDifference(int(d.size), med, float(ci.low), float(ci.high), level)
 
 
 @dataclass(frozen=True)

@@ -113,7 +113,11 @@ class RunConfig:
 
     @property
     def seeds(self) -> list[int]:
-        return [self.seed] if self.seed is not None else list(range(self.scale.seeds))
+        """The training seeds: `seed` alone, else scale.seeds of them from the experiment's first_seed."""
+        if self.seed is not None:
+            return [self.seed]
+        first = self.experiment.first_seed
+        return list(range(first, first + self.scale.seeds))
 
 
 # ---------------------------------------------------------------- composition
@@ -148,8 +152,10 @@ def validate(raw: dict) -> RunConfig:
     """Check a plain composed dict against the schemas; raise ConfigError naming what is wrong."""
     name = (raw.get("experiment") or {}).get("name")
     module = experiment_module(name)
-    schema = OmegaConf.structured(RunConfig(experiment=module.Config()))
     try:
+        # the experiment's schema from its class, not an instance: its fields may be MISSING (conf/ gives
+        # every value), and __post_init__ validates only the composed values
+        schema = OmegaConf.structured(RunConfig(experiment=OmegaConf.structured(module.Config)))
         merged = OmegaConf.merge(schema, raw)
         cfg = OmegaConf.to_object(merged)
     except OmegaConfBaseException as e:

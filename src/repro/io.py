@@ -75,12 +75,6 @@ def save_figure(path: str | Path, fig) -> None:
     plt.close(fig)
 
 
-def digest(obj, length: int = 12) -> str:
-    """A short stable hash of a JSON-able object."""
-    text = json.dumps(obj, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:length]
-
-
 def file_hash(path: str | Path, algorithm: str = "sha256") -> str:
     """The hex digest of a file, read in blocks (md5 for the datasets' published checksums)."""
     h = hashlib.new(algorithm)

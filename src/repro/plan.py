@@ -14,12 +14,12 @@ import sys
 from dataclasses import asdict, dataclass
 
 from repro import config as config_mod
-from repro.io import digest
-from repro.run import shard_dir
+from repro.experiments import lookup
+from repro.paths import digest, shard_dir
 
 
 @dataclass(frozen=True)
-class Shard:
+class PlannedShard:
     experiment: str
     scale: str
     name: str
@@ -32,16 +32,26 @@ class Shard:
     runtime_min: int
 
 
-def plan(experiment: str, scale: str, overrides: list[str] | tuple[str, ...] = ()) -> list[Shard]:
+def shard_config(exp_cfg, keys) -> dict[str, object]:
+    """The values of a shard's declared config keys (dotted, under cfg.experiment), JSON-ready."""
+    return {k: config_mod.to_dict_part(lookup(exp_cfg, k)) for k in keys}
+
+
+def shard_digest(cfg: config_mod.RunConfig, name: str, spec) -> str:
+    """What decides whether a shard's outputs are stale: its declared keys' values, its point, the seeds
+    and the device. Nothing else: editing a key no shard reads reruns only the aggregate."""
+    return digest({"shard": name, "config": shard_config(cfg.experiment, spec.keys), "point": dict(spec.point),
+                   "seeds": cfg.seeds, "device": cfg.scale.device})
+
+
+def plan(experiment: str, scale: str, overrides: list[str] | tuple[str, ...] = ()) -> list[PlannedShard]:
     cfg = config_mod.compose([f"experiment={experiment}", f"scale={scale}", *overrides])
     module = config_mod.experiment_module(experiment)
-    shared = {"seeds": cfg.seeds, "device": cfg.scale.device}
     shards = []
-    for name, part in module.shards(cfg.experiment).items():
+    for name, spec in module.shards(cfg.experiment).items():
         refs = module.datasets(cfg.experiment, name)
-        shards.append(Shard(
-            experiment=experiment, scale=scale, name=name,
-            digest=digest({"shard": name, "config": config_mod.to_dict_part(part), **shared}),
+        shards.append(PlannedShard(
+            experiment=experiment, scale=scale, name=name, digest=shard_digest(cfg, name, spec),
             out=str(shard_dir(scale, experiment, name)),
             data=tuple((r.family, json.dumps(r.params, sort_keys=True), str(r.path(cfg.data_dir))) for r in refs),
             gpu=cfg.scale.gpu, threads=cfg.scale.threads, mem_mb=cfg.scale.mem_mb,

@@ -17,15 +17,10 @@ import torch
 
 from repro import checkpoint
 from repro import config as config_mod
-from repro.io import digest, provenance, write_json, write_table, write_text
+from repro.io import provenance, write_json, write_table, write_text
+from repro.paths import FROZEN_CONFIG, PROVENANCE, TABLE, digest, scratch_dir, shard_dir
 from repro.tracking import Tracker, tracker
 from repro.train import pick_device
-
-TABLE, FROZEN_CONFIG, PROVENANCE = "table.csv", "config.yaml", "provenance.json"
-
-
-def shard_dir(scale: str, experiment: str, shard: str, root: str | Path = "results") -> Path:
-    return Path(root) / scale / experiment / shard
 
 
 @dataclass
@@ -81,7 +76,7 @@ def run_shard(cfg: config_mod.RunConfig, module, shard: str) -> Path:
     t0 = time.perf_counter()
     frozen = config_mod.to_dict(cfg)
     print(f"[{cfg.experiment.name}/{shard}] scale={cfg.scale.name} seeds={cfg.seeds} device={device}", flush=True)
-    ck = checkpoint.Checkpointer(checkpoint.scratch_dir(out), digest(
+    ck = checkpoint.Checkpointer(scratch_dir(out), digest(
         {k: frozen[k] for k in ("experiment", "scale", "seed", "shard", "data_dir")}),
         enabled=getattr(module, "RESUMABLE", False))
     with tracker(cfg.tracking.mode, project=cfg.tracking.project, directory=cfg.tracking.dir,

@@ -8,11 +8,11 @@ rule aggregate:
         tables=lambda wildcards: shard_outputs(wildcards.experiment),
         benchmarks=lambda wildcards: shard_benchmarks(wildcards.experiment),
     output:
-        table="results/{scale}/{experiment}/table.csv",
-        claims="results/{scale}/{experiment}/claims.json",
-        summary="results/{scale}/{experiment}/summary.json",
+        table=f"{EXPERIMENT_DIR}/{paths.TABLE}",
+        claims=f"{EXPERIMENT_DIR}/{paths.CLAIMS_JSON}",
+        summary=f"{EXPERIMENT_DIR}/{paths.SUMMARY_JSON}",
         figures=report(
-            directory("results/{scale}/{experiment}/figures"),
+            directory(f"{EXPERIMENT_DIR}/{paths.FIGURES_DIR}"),
             patterns=["{name}.svg"],
             caption="../report/figure.rst",
             category="{experiment}",
@@ -23,7 +23,7 @@ rule aggregate:
         digest=lambda wildcards: EXPERIMENT_DIGEST[wildcards.experiment],
         benchmarks=lambda wildcards, input: os.path.dirname(input.benchmarks[0]),
     log:
-        "results/{scale}/{experiment}/logs/aggregate.log",
+        f"{EXPERIMENT_DIR}/{paths.LOGS_DIR}/aggregate.log",
     conda:
         "../../environment.yml"
     shell:

@@ -22,7 +22,8 @@ os.environ.update(REPRO_TRACKING=config["tracking"])
 
 try:
     from repro import config as repro_config
-    from repro.io import digest as repro_digest
+    from repro import paths
+    from repro.paths import digest as repro_digest
     from repro.plan import plan as repro_plan
 except ImportError as e:
     raise WorkflowError(
@@ -87,9 +88,15 @@ def shard(wildcards):
     return SHARDS[(wildcards.experiment, wildcards.shard)]
 
 
-def shard_outputs(experiment, name="table.csv"):
+# Path patterns of the rules, from repro.paths (the file names run, aggregate and report use too).
+EXPERIMENT_DIR = f"{paths.RESULTS}/{{scale}}/{{experiment}}"
+SHARD_DIR = f"{EXPERIMENT_DIR}/{{shard}}"
+
+
+def shard_outputs(experiment, name=paths.TABLE):
     return [f"{s.out}/{name}" for s in PLAN[experiment]]
 
 
 def shard_benchmarks(experiment):
-    return [f"results/{SCALE}/{experiment}/benchmarks/{s.name}.tsv" for s in PLAN[experiment]]
+    d = paths.experiment_dir(SCALE, experiment) / paths.BENCHMARKS_DIR
+    return [str(d / f"{s.name}.tsv") for s in PLAN[experiment]]

@@ -4,13 +4,13 @@
 
 rule report:
     input:
-        claims=expand("results/{{scale}}/{experiment}/claims.json", experiment=EXPERIMENTS),
-        summaries=expand("results/{{scale}}/{experiment}/summary.json", experiment=EXPERIMENTS),
-        tables=expand("results/{{scale}}/{experiment}/table.csv", experiment=EXPERIMENTS),
-        figures=expand("results/{{scale}}/{experiment}/figures", experiment=EXPERIMENTS),
+        claims=[paths.aggregate_outputs(SCALE, e)["claims"] for e in EXPERIMENTS],
+        summaries=[paths.aggregate_outputs(SCALE, e)["summary"] for e in EXPERIMENTS],
+        tables=[paths.aggregate_outputs(SCALE, e)["table"] for e in EXPERIMENTS],
+        figures=[paths.experiment_dir(SCALE, e) / paths.FIGURES_DIR for e in EXPERIMENTS],
     output:
         html=report(
-            "reports/{scale}/index.html",
+            str(paths.report_page("{scale}")),
             caption="../report/index.rst",
             category="Report",
             labels={"scale": "{scale}", "page": "index.html"},
@@ -18,7 +18,7 @@ rule report:
     params:
         experiments=" ".join(EXPERIMENTS),
     log:
-        "results/{scale}/logs/report.log",
+        f"{paths.RESULTS}/{{scale}}/{paths.LOGS_DIR}/report.log",
     conda:
         "../../environment.yml"
     shell:

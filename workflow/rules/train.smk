@@ -17,15 +17,15 @@ rule train:
     input:
         lambda wildcards: [path for _family, _params, path in shard(wildcards).data],
     output:
-        table="results/{scale}/{experiment}/{shard}/table.csv",
-        config="results/{scale}/{experiment}/{shard}/config.yaml",
-        provenance="results/{scale}/{experiment}/{shard}/provenance.json",
+        table=f"{SHARD_DIR}/{paths.TABLE}",
+        config=f"{SHARD_DIR}/{paths.FROZEN_CONFIG}",
+        provenance=f"{SHARD_DIR}/{paths.PROVENANCE}",
     params:
         digest=lambda wildcards: shard(wildcards).digest,
     log:
-        "results/{scale}/{experiment}/logs/{shard}.log",
+        f"{EXPERIMENT_DIR}/{paths.LOGS_DIR}/{{shard}}.log",
     benchmark:
-        "results/{scale}/{experiment}/benchmarks/{shard}.tsv"
+        f"{EXPERIMENT_DIR}/{paths.BENCHMARKS_DIR}/{{shard}}.tsv"
     threads: lambda wildcards: shard(wildcards).threads
     resources:
         mem_mb=lambda wildcards, attempt: shard(wildcards).mem_mb * attempt,

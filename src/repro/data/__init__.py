@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from repro.io import atomic_path, digest
+from repro.io import atomic_path
+from repro.paths import digest
 
 FAMILIES = ("mnist1d", "cifar10", "mnist", "ib12", "sparse", "phantoms")
 

@@ -16,8 +16,8 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
-from repro.aggregate import CAPTIONS_JSON, CLAIMS_JSON, FIGURES_DIR, SUMMARY_JSON, experiment_dir
 from repro.io import write_text
+from repro.paths import CAPTIONS_JSON, CLAIMS_JSON, FIGURES_DIR, SUMMARY_JSON, experiment_dir
 
 TEMPLATE = "template.html.j2"
 STATUSES = ("reproduced", "not reproduced", "inconclusive")
@@ -60,6 +60,11 @@ def load_experiment(scale: str, experiment: str, root: str | Path = "results") -
         if c.get("status") not in STATUSES:
             raise ReportError(f"{d / CLAIMS_JSON}: claim {c.get('id')} has status {c.get('status')!r}; "
                               f"valid: {', '.join(STATUSES)}")
+        # claims.json written before claims had preconditions and revision logs
+        c.setdefault("preconditions", [])
+        c.setdefault("history", [])
+        c.setdefault("version", len(c["history"]) + 1)
+        c.setdefault("rule_status", c["status"])
     caps = _read_json(d / FIGURES_DIR / CAPTIONS_JSON, "figure captions")
     figures = []
     for i, name in enumerate(caps.get("order", [])):

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from omegaconf import MISSING
 import pandas as pd
 import torch
 
 from repro.config import ConfigError, one_of, positive
 from repro.data import DataRef, load
+from repro.experiments import Shard, section_keys
 from repro.experiments.double_descent.claims import CLAIMS as CLAIMS  # re-exported: the experiment interface
 from repro.experiments.double_descent.sweep import noisy_labels, random_features, record_epochs, train_width_sweep
 
@@ -121,6 +123,7 @@ class Config:
     mlp: MLPConfig = field(default_factory=MLPConfig)
     image: ImageConfig = field(default_factory=ImageConfig)
     deviations: dict[str, str] = field(default_factory=dict)
+    first_seed: int = MISSING  # the seeds are first_seed, first_seed + 1, ... (conf/experiment/<name>.yaml)
 
     def __post_init__(self) -> None:
         one_of("experiment.name", self.name, ("double_descent",))
@@ -141,20 +144,21 @@ def mlp_points(exp: Config) -> list[tuple[int, float]]:
     return pts
 
 
-def shards(exp: Config) -> dict[str, object]:
-    out: dict[str, object] = {"rf": {"data": exp.data, "rf": exp.rf}}
-    mlp_common = {k: v for k, v in vars(exp.mlp).items() if k not in ("noise", "n_train", "sample_wise_n",
-                                                                      "sample_wise_noise")}
+def shards(exp: Config) -> dict[str, Shard]:
+    out = {"rf": Shard(("data", "rf"))}
+    # an MLP shard reads the sweep settings but not the lists of points: adding a noise level adds a shard
+    # and reruns no other
+    mlp_keys = ("data", *section_keys(exp, "mlp", exclude=("noise", "n_train", "sample_wise_n", "sample_wise_noise")))
     for n, p in mlp_points(exp):
-        out[mlp_shard(n, p)] = {"data": exp.data, "n_train": n, "noise": p, **mlp_common}
+        out[mlp_shard(n, p)] = Shard(mlp_keys, {"n_train": n, "noise": p})
     if exp.image.enabled:
-        common = {k: v for k, v in vars(exp.image).items() if k not in ("archs", "k_groups", "noise", "seeds")}
+        image_keys = section_keys(exp, "image", exclude=("archs", "k_groups", "noise", "seeds"))
         for arch in exp.image.archs:
             for group in exp.image.k_groups:
                 for p in exp.image.noise:
                     for s in range(exp.image.seeds):
-                        out[image_shard(arch, group, p, s)] = {"arch": arch, "k": group, "noise": p, "seed": s,
-                                                               **common}
+                        out[image_shard(arch, group, p, s)] = Shard(image_keys, {"arch": arch, "k": group,
+                                                                                 "noise": p, "seed": s})
     return out
 
 

@@ -25,7 +25,9 @@ def _models(arch: str):
 
 def run_image(ctx) -> pd.DataFrame:
     c = ctx.exp.image
-    spec = next(v for k, v in _shards(ctx) if k == ctx.shard)
+    from repro.experiments.double_descent import shards
+
+    spec = shards(ctx.exp)[ctx.shard].point
     arch, ks, noise, seed = spec["arch"], spec["k"], spec["noise"], spec["seed"]
     d = load(DataRef("cifar10", {"subset": c.subset} if c.subset else {}), ctx.data_dir, build_missing=False)
     x = torch.tensor(d["x"], device=ctx.device)  # uint8 [N, 3, 32, 32]
@@ -82,8 +84,3 @@ def _error(model, x, y, chunk: int = 1000) -> float:
     wrong = sum((model(x[i:i + chunk]).argmax(-1) != y[i:i + chunk]).sum().item() for i in range(0, len(x), chunk))
     return wrong / len(x)
 
-
-def _shards(ctx):
-    from repro.experiments.double_descent import shards
-
-    return shards(ctx.exp).items()

@@ -14,11 +14,13 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+from omegaconf import MISSING
 import pandas as pd
 import torch
 
 from repro.config import ConfigError, one_of, positive
 from repro.data import DataRef, load
+from repro.experiments import Shard
 from repro.experiments.f_principle.claims import CLAIMS as CLAIMS  # re-exported: the experiment interface
 from repro.experiments.f_principle.claims import FP1_PEAK_FLOOR, FP1_THRESHOLD, FP3_CONVERGED
 from repro.nn.batched import ACTIVATIONS, BatchedMLP
@@ -120,13 +122,18 @@ class Config:
     fp2: FP2Config = field(default_factory=FP2Config)
     fp3: FP3Config = field(default_factory=FP3Config)
     deviations: dict[str, str] = field(default_factory=dict)  # config key -> why this scale differs from the paper
+    first_seed: int = MISSING  # the seeds are first_seed, first_seed + 1, ... (conf/experiment/<name>.yaml)
 
     def __post_init__(self) -> None:
         one_of("experiment.name", self.name, ("f_principle",))
 
 
-def shards(exp: Config) -> dict[str, object]:
-    return {"fp1": exp.fp1, "fp2": exp.fp2, "fp3": exp.fp3}
+def shards(exp: Config) -> dict[str, Shard]:
+    return {name: Shard((name,)) for name in ("fp1", "fp2", "fp3")}
+
+
+def shard_seeds(exp: Config, shard: str, seeds: list[int]) -> list[int]:
+    return seeds
 
 
 def datasets(exp: Config, shard: str) -> list[DataRef]:

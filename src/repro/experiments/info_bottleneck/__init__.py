@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from omegaconf import MISSING
 import pandas as pd
 import torch
 
 from repro.config import ConfigError, one_of, positive
 from repro.data import DataRef, load
+from repro.experiments import Shard, section_keys
 from repro.experiments.info_bottleneck import mnist_net
 from repro.experiments.info_bottleneck.claims import CLAIMS as CLAIMS  # re-exported: the experiment interface
 from repro.experiments.info_bottleneck.mnist_net import MnistNetwork
@@ -42,6 +44,7 @@ class Config:
     kde_records: int = 40  # KDE (4096² distances per layer) on this many of the record epochs
     mnist: MnistNetwork = field(default_factory=MnistNetwork)  # Saxe et al.'s MNIST network (its own shard)
     deviations: dict[str, str] = field(default_factory=dict)
+    first_seed: int = MISSING  # the seeds are first_seed, first_seed + 1, ... (conf/experiment/<name>.yaml)
 
     def __post_init__(self) -> None:
         one_of("experiment.name", self.name, ("info_bottleneck",))
@@ -57,10 +60,10 @@ class Config:
             raise ConfigError(f"experiment.bins must include 30 (the original estimator), got {self.bins}")
 
 
-def shards(exp: Config) -> dict[str, object]:
-    out: dict[str, object] = {"ib": {k: v for k, v in vars(exp).items() if k not in ("deviations", "mnist")}}
+def shards(exp: Config) -> dict[str, Shard]:
+    out = {"ib": Shard(section_keys(exp, exclude=("name", "deviations", "first_seed", "mnist")))}
     if exp.mnist.enabled:
-        out["mnist"] = exp.mnist
+        out["mnist"] = Shard(("mnist",))
     return out
 
 

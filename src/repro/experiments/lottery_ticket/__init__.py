@@ -13,11 +13,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from omegaconf import MISSING
 import pandas as pd
 import torch
 
 from repro.config import ConfigError, positive
 from repro.data import DataRef, load
+from repro.experiments import Shard, section_keys
 from repro.experiments.lottery_ticket.claims import CLAIMS as CLAIMS  # re-exported: the experiment interface
 from repro.experiments.lottery_ticket.imp import (
     Split,
@@ -105,16 +107,16 @@ class Config:
     imp: IMPConfig = field(default_factory=IMPConfig)
     nets: NetsConfig = field(default_factory=NetsConfig)
     deviations: dict[str, str] = field(default_factory=dict)
+    first_seed: int = MISSING  # the seeds are first_seed, first_seed + 1, ... (conf/experiment/<name>.yaml)
 
 
-def shards(exp: Config) -> dict[str, object]:
-    out: dict[str, object] = {f"imp-g{g}": {"data": exp.data, "imp": exp.imp, "group": g}
-                              for g in range(exp.imp.seed_groups)}
+def shards(exp: Config) -> dict[str, Shard]:
+    out = {f"imp-g{g}": Shard(("data", "imp"), {"group": g}) for g in range(exp.imp.seed_groups)}
     if exp.nets.enabled:
-        common = {k: v for k, v in vars(exp.nets).items() if k not in ("networks", "seeds", "enabled")}
+        common = section_keys(exp, "nets", exclude=("networks", "seeds", "enabled"))
         for name in exp.nets.networks:
             for s in range(exp.nets.seeds):
-                out[f"net-{name}-seed{s}"] = {"network": name, "seed": s, **common}
+                out[f"net-{name}-seed{s}"] = Shard(common, {"network": name, "seed": s})
     return out
 
 

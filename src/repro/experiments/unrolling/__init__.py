@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from omegaconf import MISSING
 import pandas as pd
 
 from repro.config import ConfigError, one_of, positive
 from repro.data import DataRef
+from repro.experiments import Shard
 from repro.experiments.unrolling import deblur
 from repro.experiments.unrolling.claims import CLAIMS as CLAIMS  # re-exported: the experiment interface
 from repro.experiments.unrolling.deblur import Deblur
@@ -53,6 +55,7 @@ class Config:
     classical_lams: list[float] = field(default_factory=lambda: [0.01, 0.025, 0.05, 0.1, 0.2, 0.4])
     deblur: Deblur = field(default_factory=Deblur)
     deviations: dict[str, str] = field(default_factory=dict)
+    first_seed: int = MISSING  # the seeds are first_seed, first_seed + 1, ... (conf/experiment/<name>.yaml)
 
     def __post_init__(self) -> None:
         one_of("experiment.name", self.name, ("unrolling",))
@@ -84,11 +87,10 @@ def noise_name(snr_db: float | None) -> str:
     return "noiseless" if snr_db is None else f"snr{snr_db:g}"
 
 
-def shards(exp: Config) -> dict[str, object]:
-    out: dict[str, object] = {f"sparse-{noise_name(s)}": {**{k: getattr(exp, k) for k in SPARSE_KEYS}, "snr_db": s}
-                              for s in exp.snr_db}
+def shards(exp: Config) -> dict[str, Shard]:
+    out = {f"sparse-{noise_name(s)}": Shard(SPARSE_KEYS, {"snr_db": s}) for s in exp.snr_db}
     if exp.deblur.enabled:
-        out["deblur"] = exp.deblur
+        out["deblur"] = Shard(("deblur",))
     return out
 
 
