@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
@@ -12,7 +13,8 @@ import yaml
 from repro import aggregate as agg
 from repro.claims import Status
 from repro.config import compose
-from repro.experiments import f_principle
+from repro.experiments import Shard, f_principle
+from repro.paths import aggregate_outputs
 
 EXP, SCALE = "f_principle", "smoke"
 SHARDS = ("fp1", "fp2", "fp3")
@@ -29,7 +31,7 @@ def test_aggregate_writes_table_claims_figures_summary(work):
     (bench / "fp1.tsv").write_text("s\th:m:s\tmax_rss\tmax_vms\n12.5\t0:00:12\t321.5\t900.1\n")
     assert agg.main(["--scale", SCALE, "--experiment", EXP, "--benchmarks", str(bench)]) == 0
     out = work / "results" / SCALE / EXP
-    for path in agg.outputs(SCALE, EXP).values():
+    for path in aggregate_outputs(SCALE, EXP).values():
         assert (work / path).is_file(), path
 
     table = pd.read_csv(out / "table.csv")
@@ -56,7 +58,7 @@ def test_aggregate_writes_table_claims_figures_summary(work):
         assert "<svg" in svg and captions["captions"][name]
 
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["experiment"] == EXP and summary["scale"] == SCALE and summary["seeds"] == [0, 1]
+    assert summary["experiment"] == EXP and summary["scale"] == SCALE and summary["seeds"] == [100, 101]
     assert [r["key"] for r in summary["protocol"]][:3] == ["fp1", "fp2", "fp3"]
     dev = {d["key"]: d for d in summary["deviations"]}
     assert dev["fp1.hidden"] == {"key": "fp1.hidden", "value": [16, 16], "paper": [200, 200, 200, 100],
@@ -124,10 +126,38 @@ def _edit_frozen(work: Path, shard: str, edit) -> None:
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))
 
 
-def test_shards_disagreeing_outside_their_section_is_an_error(work):
+def test_shards_that_ran_different_seeds_are_an_error(work):
     _edit_frozen(work, "fp2", lambda c: c["scale"].update(seeds=3))
-    with pytest.raises(agg.AggregateError, match=r"disagree.*scale\.seeds"):
+    with pytest.raises(agg.AggregateError, match=r"fp1 and fp2 ran different seeds.*rerun the stale shard"):
         agg.aggregate(SCALE, EXP)
+    _edit_frozen(work, "fp2", lambda c: (c["scale"].update(seeds=2), c["experiment"].update(first_seed=0)))
+    with pytest.raises(agg.AggregateError, match=r"ran different seeds"):
+        agg.aggregate(SCALE, EXP)
+
+
+def test_shards_reading_the_same_key_must_agree(work):
+    """Two shards that declare the same key and ran it with different values: one is stale, and the error says
+    which key and which shards."""
+    module, cfg, shards = agg.read_shards(SCALE, EXP)
+    both = SimpleNamespace(shards=lambda exp: {"fp1": Shard(("fp1",)), "fp2": Shard(("fp2", "fp1.lr")),
+                                               "fp3": Shard(("fp3",))})
+    assert agg.merged_config(both, shards, cfg).experiment.fp1.lr == cfg.experiment.fp1.lr
+    shards["fp2"][1]["experiment"]["fp1"]["lr"] = 0.5
+    with pytest.raises(agg.AggregateError, match=r"shards fp1 and fp2 disagree on experiment\.fp1\.lr, which both "
+                                                 r"read \(fp1=0\.01 vs fp2=0\.5\); rerun the stale shard"):
+        agg.merged_config(both, shards, cfg)
+
+
+def test_a_key_no_shard_reads_comes_from_conf_as_it_is_now(work):
+    """Thresholds, deviation notes and keys outside every shard's declaration only rerun the aggregate; their
+    stale copies in the frozen configs are ignored."""
+    module, current, shards = agg.read_shards(SCALE, EXP)
+    for n in SHARDS:
+        shards[n][1]["experiment"]["deviations"] = {"fp1.hidden": "stale"}
+    none = SimpleNamespace(shards=lambda exp: {"fp1": Shard(()), "fp2": Shard(()), "fp3": Shard(())})
+    changed = compose([f"experiment={EXP}", f"scale={SCALE}", "experiment.fp1.lr=0.125"])
+    merged = agg.merged_config(none, shards, changed)
+    assert merged.experiment.fp1.lr == 0.125 and merged.experiment.deviations == changed.experiment.deviations
 
 
 def test_each_shard_owns_its_section(work):
@@ -154,13 +184,6 @@ def test_deviation_rows_group_under_stated_key():
     assert rows["fp2.data"]["stated"] and rows["fp2.data"]["reason"] == "another sample"
     assert rows["fp2.data"]["value"]["seed"] == 7 and rows["fp2.data"]["paper"]["seed"] == 42
     assert "fp2.data.seed" not in rows
-
-
-def test_shard_file_names_match_run():
-    import repro.run
-
-    assert (agg.TABLE, agg.FROZEN_CONFIG, agg.PROVENANCE) == (repro.run.TABLE, repro.run.FROZEN_CONFIG,
-                                                              repro.run.PROVENANCE)
 
 
 def test_flatten():

@@ -56,7 +56,7 @@ def test_report_is_self_contained_and_complete(work):
         assert row.group(2) == status and row.group(1) == {"reproduced": "ok", "not reproduced": "fail"}.get(
             status, "unsure")
         card = re.search(rf'id="claim-{EXP}-{re.escape(claim.id)}">\s*<h4><span class="badge \w+">{status}</span>'
-                         rf" {re.escape(claim.id)}</h4>", html)
+                         rf" {re.escape(claim.id)}(?: <span class=\"badge rev\">[^<]*</span>)?</h4>", html)
         assert card, claim.id
     for needle in ("How to read this report", "Decision rule", "Differs from the paper, and why", "Runtime",
                    "Provenance", "no reason stated", "smoke test only", "torch"):
@@ -163,14 +163,51 @@ def test_run_health_lists_resumed_jobs_and_missing_seeds(smoke_copy):
     prov = json.loads((base / "fp1" / "provenance.json").read_text())
     (base / "fp1" / "provenance.json").write_text(json.dumps(prov | {"resumed_from": [0, 123]}))
     t = pd.read_csv(base / "fp2" / "table.csv")
-    t[t["seed"] != 1].to_csv(base / "fp2" / "table.csv", index=False)
+    t[t["seed"] != 101].to_csv(base / "fp2" / "table.csv", index=False)
     aggregate(SCALE, EXP)
     health = {h["shard"]: h for h in json.loads((base / "summary.json").read_text())["health"]}
     assert health["fp1"]["resumed_from"] == [0, 123] and health["fp1"]["missing_seeds"] == []
-    assert health["fp2"]["missing_seeds"] == [1] and health["fp2"]["resumed_from"] is None
-    assert health["fp3"] == {"shard": "fp3", "resumed_from": None, "seeds": [0, 1], "missing_seeds": []}
+    assert health["fp2"]["missing_seeds"] == [101] and health["fp2"]["resumed_from"] is None
+    assert health["fp3"] == {"shard": "fp3", "resumed_from": None, "seeds": [100, 101], "missing_seeds": []}
     html = _render(smoke_copy)
     section = html[html.index("<h3>Run health</h3>"):html.index("<h3>Runtime</h3>")]
     assert "1 of 3 job(s) resumed from a checkpoint; 1 with missing seeds" in section
     assert re.search(r"fp1</td>\s*<td><span class=\"badge warn\">0, 123</span>", section)
-    assert re.search(r"fp2</td>.*?<span class=\"badge warn\">1</span>", section, re.S)
+    assert re.search(r"fp2</td>.*?<span class=\"badge warn\">101</span>", section, re.S)
+
+
+def test_preconditions_paired_intervals_and_revisions_are_shown(work):
+    """A claim made inconclusive by a failed precondition shows why, what would test it and what the rule alone
+    said; a revised claim is marked in the overview and its revision is listed with the old rule, the old verdict
+    and the reason."""
+    from repro.claims import Claim, Holds, Precondition, Revision, Status, Verdict
+
+    claim = Claim("FP9", "Low frequencies first.", "Xu et al. 2019", lambda t, c: Verdict(
+        Status.NOT_REPRODUCED, "+0.012 [95% CI -0.004, +0.020; median of 5 paired seed differences]", "see fig"),
+        rule="the new rule", preconditions=(
+            Precondition("training converged", lambda t, c: Holds(False, "loss still falling 8% over the last 10%"),
+                         "run the paper scale (20 000 steps)"),),
+        history=(Revision("2026-12-04", "the old rule", "not reproduced: 2 of 5 seeds", "the paper's Fig. 3 "
+                          "reads the first crossing"),))
+    path = work / "results" / SCALE / EXP / "claims.json"
+    claims = json.loads(path.read_text())
+    claims.append({**claim.evaluate(None, None), "experiment": EXP, "scale": SCALE})
+    path.write_text(json.dumps(claims))
+    html = _render(work)
+    card = html[html.index('id="claim-f_principle-FP9"'):]
+    card = card[:card.index("</dl>")]
+    assert '<span class="badge unsure">inconclusive</span> FP9 <span class="badge rev">revised: rule version 2' in card
+    assert "Inconclusive because</dt><dd>under-powered at this scale: training converged: fails (loss still " \
+           "falling 8% over the last 10%)" in card
+    assert 'The rule alone reads <span class="badge fail">not reproduced</span>' in card
+    assert "What would test it</dt><dd>run the paper scale (20 000 steps)" in card
+    assert '<span class="badge fail">fails</span> training converged' in card
+    assert "95% CI -0.004, +0.020" in card
+    overview = html[html.index('id="claims"'):html.index('id="exp-f_principle"')]
+    row = overview[overview.index('href="#claim-f_principle-FP9"'):]
+    assert row.index('class="badge rev"') < row.index("</tr>")
+    revisions = html[html.index('id="revisions-f_principle"'):]
+    revisions = revisions[:revisions.index("</table>")]
+    for text in ("2026-12-04", "the old rule", "not reproduced: 2 of 5 seeds", "the paper&#39;s Fig. 3 reads the "
+                 "first crossing", "v1 → v2"):
+        assert text in revisions, text

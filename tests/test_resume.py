@@ -12,7 +12,8 @@ import sys
 
 import pytest
 
-from repro.checkpoint import Preempted, scratch_dir
+from repro.checkpoint import Preempted
+from repro.paths import scratch_dir
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -134,6 +134,43 @@ def test_lint(smoke_run):
     assert "good condition" in output_of(proc), output_of(proc)[-4000:]
 
 
+def _executed(proc: subprocess.CompletedProcess) -> list[tuple[str, str | None]]:
+    """(rule, shard) of every job a real (not -n) run started."""
+    return planned_jobs(output_of(proc))
+
+
+def test_editing_a_multi_shard_experiment_reruns_only_the_affected_shards(smoke_run):
+    """The researcher's main move, for real: vary one condition of one experiment and rerun. Only the shards that
+    read the value run again; the aggregate merges old and new shards and the report is rebuilt."""
+    exp = smoke_run / "results/smoke/double_descent"
+    preset = smoke_run / "conf/preset/double_descent/smoke.yaml"
+    original = preset.read_text()
+    changed, n = re.subn(r"(?m)^(\s+epochs:\s*)(\d+)", lambda m: f"{m.group(1)}{int(m.group(2)) + 1}", original)
+    assert n == 1, "expected one epochs (mlp's) in the double_descent smoke preset"
+    mlp = sorted(p.name for p in exp.iterdir() if p.name.startswith("mlp-"))
+    assert len(mlp) >= 2
+    before = {p: p.stat().st_mtime_ns for p in (exp / "rf/table.csv", smoke_run / "reports/smoke/index.html",
+                                               smoke_run / "results/smoke/f_principle/claims.json")}
+    try:
+        preset.write_text(changed)
+        proc = snakemake(smoke_run, "--cores", "2", *SMOKE)
+        assert proc.returncode == 0, output_of(proc)[-6000:]
+        jobs = _executed(proc)
+        assert sorted(s for r, s in jobs if r == "train_cpu") == mlp, output_of(proc)[-6000:]
+        assert sorted(r for r, _ in jobs if r != "train_cpu") == ["aggregate", "all", "report"], jobs
+        assert (exp / "rf/table.csv").stat().st_mtime_ns == before[exp / "rf/table.csv"]  # rf does not read mlp
+        assert (smoke_run / "results/smoke/f_principle/claims.json").stat().st_mtime_ns == \
+            before[smoke_run / "results/smoke/f_principle/claims.json"]
+        assert (smoke_run / "reports/smoke/index.html").stat().st_mtime_ns > before[smoke_run / "reports/smoke/index.html"]
+        frozen = (exp / mlp[0] / "config.yaml").read_text()
+        assert re.search(r"(?m)^\s+epochs: " + str(int(re.search(r"epochs:\s*(\d+)", original).group(1)) + 1), frozen)
+        assert "Nothing to be done" in output_of(snakemake(smoke_run, "-n", *SMOKE))
+    finally:
+        preset.write_text(original)
+    proc = snakemake(smoke_run, "--cores", "2", *SMOKE)  # back to the fixture's state for any later test
+    assert proc.returncode == 0, output_of(proc)[-6000:]
+
+
 @pytest.mark.parametrize("config, message", [
     (("scale=smoke", "sclae=laptop"), "'sclae' was unexpected"),
     (("scale=huge",), "'huge' is not one of"),

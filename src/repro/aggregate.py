@@ -135,8 +135,12 @@ def merged_config(module, shards: dict, current: config_mod.RunConfig) -> config
         if _seeds(frozen) != seeds0:
             raise AggregateError(f"shards {names[0]} and {n} ran different seeds (seed, scale.seeds, first_seed: "
                                  f"{seeds0} vs {_seeds(frozen)}); rerun the stale shard")
-        for key in specs[n].keys:
-            value = _frozen_value(frozen, key)
+        # compared leaf by leaf, so that a section one shard reads and a value in it another reads meet
+        leaves: dict[str, object] = {}
+        for k in specs[n].keys:
+            v = _frozen_value(frozen, k)
+            leaves.update(flatten(v, k + ".") if isinstance(v, dict) and v else {k: v})
+        for key, value in leaves.items():
             if key in taken and taken[key][1] != value:
                 first, v0 = taken[key]
                 raise AggregateError(f"the frozen configs of shards {first} and {n} disagree on experiment.{key}, "
@@ -280,24 +284,13 @@ def render_figures(module, table: pd.DataFrame, cfg, out_dir: Path) -> dict[str,
     return captions
 
 
-def shard_seeds(module, cfg, shard: str) -> list[int]:
-    """The seeds a shard is meant to produce: the experiment's `shard_seeds` hook, else the shard config's own
-    `seed`, else all of the scale's seeds."""
-    if hasattr(module, "shard_seeds"):
-        return list(module.shard_seeds(cfg.experiment, shard, cfg.seeds))
-    part = module.shards(cfg.experiment).get(shard)
-    if isinstance(part, dict) and "seed" in part:
-        return [int(part["seed"])]
-    return list(cfg.seeds)
-
-
 def run_health(module, cfg, shards: dict) -> list[dict]:
     """Per shard: whether it resumed from a checkpoint, and which of its seeds are missing from its table.
     (A loss that turns NaN or inf stops its job with a message naming the point and step, so no diverged point
     reaches a table: a diverged shard is a failed job, and its experiment is not aggregated.)"""
     rows = []
     for n, (table, _frozen, prov) in shards.items():
-        expected = shard_seeds(module, cfg, n)
+        expected = list(module.shard_seeds(cfg.experiment, n, cfg.seeds))
         present = {int(s) for s in pd.to_numeric(table["seed"], errors="coerce").dropna() if s >= 0}
         rows.append({"shard": n, "resumed_from": prov.get("resumed_from"), "seeds": expected,
                      "missing_seeds": [s for s in expected if s not in present]})

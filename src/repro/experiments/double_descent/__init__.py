@@ -162,6 +162,11 @@ def shards(exp: Config) -> dict[str, Shard]:
     return out
 
 
+def shard_seeds(exp: Config, shard: str, seeds: list[int]) -> list[int]:
+    spec = shards(exp)[shard]
+    return [spec.point["seed"]] if "seed" in spec.point else seeds
+
+
 def datasets(exp: Config, shard: str) -> list[DataRef]:
     if shard.startswith("img-"):
         return [DataRef("cifar10", {"subset": exp.image.subset} if exp.image.subset else {})]
