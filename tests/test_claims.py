@@ -11,6 +11,7 @@ from repro.claims import (
     Claim,
     Holds,
     MissingData,
+    Part,
     Precondition,
     Revision,
     Status,
@@ -20,7 +21,9 @@ from repro.claims import (
     paired_difference,
     require,
     seed_stats,
+    settled,
     vote,
+    vote_part,
 )
 
 R, N, U = Status.REPRODUCED, Status.NOT_REPRODUCED, Status.INCONCLUSIVE
@@ -67,6 +70,8 @@ def test_paired_interval_straddling_zero_is_neither_above_nor_below():
     ([True] * 4 + [False], R),  # 80% hold
     ([True] * 3 + [False] * 2, N),  # 40% fail > 20%
     ([True] * 3 + [None] * 2, U),  # neither
+    ([True] * 3 + [False, None], U),  # the undecided seed could still make it 4 of 5
+    ([True] * 2 + [False] * 2 + [None], N),  # 3 of 5 at most
     ([True] * 4, U),  # too few seeds
     ([None] * 5, U),
 ])
@@ -137,3 +142,21 @@ def test_revision_history_gives_the_version_and_is_reported():
     assert out["history"] == [{"date": "2026-12-04", "old_rule": "old rule", "old_verdict": "not reproduced: 3 of 5 "
                                "seeds", "reason": "the paper's Fig. 2 reads the median"}]
     assert _claim(R).version == 1 and _claim(R).evaluate(TABLE, None)["history"] == []
+
+
+def test_a_vote_is_open_only_when_its_undecided_seeds_could_swing_it():
+    kw = {"min_seeds": 5, "min_fraction": 0.8}
+    swing = vote_part([True] * 3 + [None] * 2, "ordered in {vote}", **kw)
+    assert swing.status is U and swing.open and swing.measured == "ordered in 3/5 seeds (2 undecided)"
+    lost = vote_part([True, False, False, None, None], "x", **kw)  # 3 of 5 at most
+    assert lost.status is N and not lost.open
+    assert not vote_part([True] * 5, "x", **kw).open
+
+
+def test_settled_holds_unless_an_open_part_could_change_the_verdict():
+    open_part, fails = Part(U, True, "relu censored"), Part(N, False, "tanh reversed")
+    assert settled([Part(R, False, "a")], "m").holds is True
+    assert settled([open_part, Part(R, False, "a")], "m") == Holds(False, "m; these could make the rule pass or "
+                                                                          "fail: relu censored")
+    rescued = settled([open_part, fails], "m")  # another part already fails: more measurement cannot rescue it
+    assert rescued.holds is True and "already make the rule fail" in rescued.measured

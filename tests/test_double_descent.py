@@ -3,10 +3,13 @@ one model at a time, every claim's verdicts on hand-made tables, and the paper-s
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from omegaconf import MISSING
 
 from repro.claims import Status
 from repro.config import compose
@@ -119,21 +122,25 @@ def test_shards_and_data(cfg):
 WIDTHS = [4, 8, 16, 32, 64, 128]
 
 
-def mlp_table(curves: dict[tuple[int, float], list[float]], train: list[float] | None = None, seeds=5,
-              jitter=0.002, epochs=(0, 300), ensemble: dict | None = None) -> pd.DataFrame:
-    """Final-epoch test errors per width for each (n, noise), the same curve for every seed plus jitter."""
+def mlp_table(curves: dict[tuple[int, float], list], train: list[float] | None = None, seeds=5,
+              jitter=0.002, epochs=(0, 300), ensemble: dict | None = None,
+              train_by: dict[tuple[int, float], list[float]] | None = None) -> pd.DataFrame:
+    """Final-epoch test errors per width for each (n, noise), the same curve for every seed plus a per-seed
+    offset `jitter * (seed - 2)`; a curve given as a list of per-seed lists gives each seed its own curve.
+    `train_by` overrides the final train errors of one (n, noise)."""
     train = train or [0.5, 0.3, 0.1, 0.01, 0.0, 0.0]
     rows = []
     for (n, p), test in curves.items():
         for s in range(seeds):
-            for h, te, tr in zip(WIDTHS, test, train):
+            mine = test[s] if isinstance(test[0], list) else test
+            for h, te, tr in zip(WIDTHS, mine, (train_by or {}).get((n, p), train)):
                 for step in epochs:
                     late = step == epochs[-1]
                     point = dict(shard=f"mlp-n{n}-noise{p:g}", n_train=n, noise=p, width=h,
                                  params=mlp_params(40, h), seed=s, step=step)
                     rows.append(point | dict(metric="test_error", value=(te + jitter * (s - 2)) if late else 0.9))
                     rows.append(point | dict(metric="train_error", value=tr if late else 0.9))
-        for h, v in zip(WIDTHS, (ensemble or {}).get((n, p), test)):
+        for h, v in zip(WIDTHS, (ensemble or {}).get((n, p), test if not isinstance(test[0], list) else test[0])):
             rows.append(dict(shard=f"mlp-n{n}-noise{p:g}", n_train=n, noise=p, width=h, params=mlp_params(40, h),
                              seed=-1, step=epochs[-1], metric="ensemble_test_error", value=v))
     return pd.DataFrame(rows)
@@ -155,11 +162,61 @@ def test_dd2_three_verdicts(small):
     # the peak sits at h = 32 but train error first reaches ~0 only at h = 128: not near
     far = mlp_table({(4000, 0.15): PEAKED}, train=[0.5, 0.4, 0.3, 0.2, 0.1, 0.0])
     assert ddc.check_dd2(far, small).status is N
-    # seeds disagree so much that the peak is inside the spread
-    assert ddc.check_dd2(mlp_table({(4000, 0.15): PEAKED}, jitter=0.05), small).status is N
+    # one seed of five has no rise (its h = 32 lies below its h = 8): the paired interval of peak − minimum before
+    # it is [−0.01, +0.08], not above 0
+    one_off = [PEAKED] * 4 + [[0.50, 0.48, 0.52, 0.47, 0.46, 0.45]]
+    v = ddc.check_dd2(mlp_table({(4000, 0.15): one_off}), small)
+    assert v.status is N and "Failed: rise" in v.detail and "95% CI -0.010" in v.measured
     # never interpolated, or too few seeds
     assert ddc.check_dd2(mlp_table({(4000, 0.15): PEAKED}, train=[0.5] * 6), small).status is U
     assert ddc.check_dd2(mlp_table({(4000, 0.15): PEAKED}, seeds=3), small).status is U
+
+
+def test_dd2_pairs_the_widths_by_seed(small):
+    """Seeds offset the whole curve by up to ±0.1, more than the rise (0.08): the medians' IQR (rule version 2)
+    would hide the peak, but every seed's own curve rises and falls, so the paired intervals lie above 0."""
+    shifted = mlp_table({(4000, 0.15): PEAKED}, jitter=0.05)
+    v = ddc.check_dd2(shifted, small)
+    assert v.status is R
+    assert "+0.080 [95% CI +0.080, +0.080; median of 5 paired seed differences]" in v.measured
+    test, _ = ddc.model_wise(shifted, 4000, 0.15)
+    i, j = ddc.peak_index(test.median)
+    assert test.median[i] - test.median[j] < max(test.iqr[i], test.iqr[j])  # what the old rule compared
+
+
+def test_dd2_precondition_the_largest_width_interpolates(small):
+    claim = next(c for c in ddc.CLAIMS if c.id == "DD2")
+    ok = claim.evaluate(mlp_table({(4000, 0.15): PEAKED}), small)
+    assert ok["status"] == "reproduced" and ok["preconditions"][0]["holds"] is True
+    # the largest width ends at 5% train error: the rule alone passes, the verdict is inconclusive
+    at5 = mlp_table({(4000, 0.15): PEAKED}, train=[0.5, 0.3, 0.1, 0.01, 0.0, 0.05])
+    out = claim.evaluate(at5, small)
+    assert out["status"] == "inconclusive" and out["rule_status"] == "reproduced"
+    assert out["inconclusive_because"].startswith("under-powered at this scale")
+    assert "5.0%" in out["inconclusive_because"] and "epochs" in out["would_test_it"]
+    # and where the rule alone fails, it is still inconclusive, never "not reproduced"
+    out = claim.evaluate(mlp_table({(4000, 0.15): FLAT}, train=[0.5, 0.3, 0.1, 0.01, 0.0, 0.05]), small)
+    assert out["status"] == "inconclusive" and out["rule_status"] == "not reproduced"
+    # every seed must interpolate: one seed at 2% fails it
+    table = mlp_table({(4000, 0.15): PEAKED})
+    last = (table.metric == "train_error") & (table.width == 128) & (table.seed == 4) & (table.step == 300)
+    table.loc[last, "value"] = 0.02
+    pre = claim.evaluate(table, small)["preconditions"][0]
+    assert pre["holds"] is False and "1 of 5 seeds above 1%" in pre["measured"]
+
+
+def test_revised_claims_log_their_history():
+    old = {c.id: c for c in ddc.CLAIMS}
+    for cid in ("DD2", "DD4", "DD7"):
+        c = old[cid]
+        assert c.history[-1].date == "2026-12-04" and c.history[-1].old_rule == ddc.OLD_RULE[cid]
+        assert c.history[-1].old_verdict.split(":")[0] in ("reproduced", "not reproduced", "inconclusive")
+        assert "paired interval" in c.rule or "paired intervals" in c.rule
+    for cid in ("DD2", "DD4"):  # the peak's definition, corrected after the first laptop run, logged late
+        first = old[cid].history[0]
+        assert first.date == "2026-11-22" and "global maximum" in first.old_rule
+        assert "largest rise" in old[cid].rule or "as in DD2" in old[cid].rule
+    assert [c.version for c in ddc.CLAIMS] == [1, 3, 1, 3, 1, 1, 2]
 
 
 def test_dd3_three_verdicts(small):
@@ -181,8 +238,34 @@ def test_dd4_network_and_rf(small):
     bad_rf = rf_table({1000: 1.0, 2000: 1.0})  # the peak does not move with n
     assert ddc.check_dd4(pd.concat([bad_rf, mlp_table({(2000, 0.15): moved, (4000, 0.15): large_n})]),
                          small).status is N
+    # the peak moves by ~2.5× but more data never hurts: the smaller set's curve lies above everywhere
+    above = [0.60, 0.60, 0.65, 0.58, 0.55, 0.50]
+    v = ddc.check_dd4(pd.concat([good_rf, mlp_table({(2000, 0.15): above, (4000, 0.15): large_n})]), small)
+    assert v.status is N and "95% CI" in v.measured
     assert ddc.check_dd4(pd.concat([rf_table({1000: 1.0, 2000: 2.0}, seeds=2),
                                     mlp_table({(2000, 0.15): moved, (4000, 0.15): large_n})]), small).status is U
+
+
+def test_dd4_mlp_half_needs_the_largest_width_to_interpolate(small):
+    moved = [0.55, 0.53, 0.57, 0.50, 0.47, 0.45]
+    at5 = {(4000, 0.15): [0.5, 0.3, 0.1, 0.01, 0.0, 0.05]}  # the larger n's largest width ends at 5%
+    mlp = mlp_table({(2000, 0.15): moved, (4000, 0.15): PEAKED}, train_by=at5)
+    # the MLP half alone would pass; under-powered, it makes the claim inconclusive
+    v = ddc.check_dd4(pd.concat([rf_table({1000: 1.0, 2000: 2.0}), mlp]), small)
+    assert v.status is U and "under-powered at this scale" in v.measured and "would read “reproduced”" in v.measured
+    # but a random-feature half that fails (a valid test: least squares interpolates for N ≥ n) still fails it
+    assert ddc.check_dd4(pd.concat([rf_table({1000: 1.0, 2000: 1.0}), mlp]), small).status is N
+
+
+def test_dd4_rf_more_data_hurts_per_seed(small):
+    """At the 2n peak, each seed's MSE with 2n must exceed its own MSE with n (the same random features)."""
+    t = rf_table({1000: 1.0, 2000: 2.0})
+    # seed 4 with n = 1000 is worse at N = 2000 than with n = 2000: the paired interval reaches below 0
+    hit = (t.n_train == 1000) & (t.n_features == 2000) & (t.seed == 4) & (t.metric == "test_mse")
+    t.loc[hit, "value"] = 9.0
+    both = pd.concat([t, mlp_table({(2000, 0.15): [0.55, 0.53, 0.57, 0.50, 0.47, 0.45], (4000, 0.15): PEAKED})])
+    v = ddc.check_dd4(both, small)
+    assert v.status is N and "more data does not hurt" in v.measured
 
 
 def test_dd5_three_verdicts(small):
@@ -238,6 +321,61 @@ def test_dd7_is_inconclusive_without_cifar_runs(small):
     claim = next(c for c in ddc.CLAIMS if c.id == "DD7")
     out = claim.evaluate(mlp_table({(4000, 0.15): PEAKED}), small)
     assert out["status"] == "inconclusive" and "paper scale only" in out["detail"]
+
+
+def image_table(test: list[float], train: list[float], seeds=5) -> pd.DataFrame:
+    rows = []
+    for s in range(seeds):
+        for k, te, tr in zip(WIDTHS, test, train):
+            for metric, v in (("test_error", te + 0.002 * s), ("train_error", tr)):
+                rows.append(dict(arch="resnet18", k=k, noise=0.15, seed=s, step=4000, metric=metric, value=v))
+    return pd.DataFrame(rows)
+
+
+def test_dd7_as_dd2_on_resnet_rows(small):
+    claim = next(c for c in ddc.CLAIMS if c.id == "DD7")
+    interp = [0.5, 0.3, 0.1, 0.01, 0.0, 0.0]
+    assert claim.evaluate(image_table(PEAKED, interp), small)["status"] == "reproduced"
+    assert claim.evaluate(image_table(FLAT, interp), small)["status"] == "not reproduced"
+    out = claim.evaluate(image_table(PEAKED, [0.5, 0.3, 0.1, 0.01, 0.0, 0.05]), small)
+    assert out["status"] == "inconclusive" and out["rule_status"] == "reproduced"
+    assert "k = 128" in out["inconclusive_because"]
+
+
+# ---------------------------------------------------------------- one source for each value
+
+
+def test_every_config_value_comes_from_conf():
+    """No field of the schema carries a default of its own (conf/ is the one source): all are MISSING."""
+    import typing
+
+    hints = typing.get_type_hints(dd.Config)
+    names = []
+    for cls, prefix in ((dd.Config, ""), (dd.RFConfig, "rf."), (dd.MLPConfig, "mlp."), (dd.ImageConfig, "image.")):
+        for f in dataclasses.fields(cls):
+            names.append(prefix + f.name)
+            assert f.default is MISSING and f.default_factory is dataclasses.MISSING, prefix + f.name
+    assert hints["mlp"] is dd.MLPConfig and len(names) > 30
+    for scale in ("smoke", "laptop", "paper"):
+        exp = compose(["experiment=double_descent", f"scale={scale}"]).experiment
+        assert isinstance(exp.mlp, dd.MLPConfig) and exp.mlp.epochs > 0
+
+
+@pytest.mark.parametrize("key,line", [("experiment.mlp.lr", "  lr: 0.05\n"),
+                                      ("experiment.rf.n_test", "  n_test: 5000\n")])
+def test_a_value_removed_from_conf_is_an_error_naming_it(tmp_path, monkeypatch, key, line):
+    import shutil
+
+    from repro.config import ConfigError, conf_dir
+
+    shutil.copytree(conf_dir(), tmp_path / "conf")
+    protocol = tmp_path / "conf/experiment/double_descent.yaml"
+    text = protocol.read_text()
+    assert text.count(line) == 1
+    protocol.write_text(text.replace(line, ""))
+    monkeypatch.setenv("REPRO_CONF_DIR", str(tmp_path / "conf"))
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        compose(["experiment=double_descent", "scale=laptop"])
 
 
 # ---------------------------------------------------------------- real code paths, tiny overrides

@@ -51,7 +51,7 @@ def test_delta_f_batches_over_models():
 
 def test_spectral_peaks_on_the_issue_grid():
     """sin x + 2 sin 3x + 3 sin 5x on 101 points of [-5, 5]: bins 1.6, 4.8, 8.0 -> peaks at 2, 5, 8."""
-    cfg = fp.FP1Config()
+    cfg = compose(["experiment=f_principle", "scale=paper"]).experiment.fp1  # the protocol's grid, from conf/
     _, ys = fp.fp1_targets(cfg)
     for name in ("rising", "falling"):
         mag = torch.fft.rfft(ys[name]).abs().numpy()
@@ -98,14 +98,19 @@ def test_kernel_eigenvalues_match_basri():
 # ---------------------------------------------------------------- hand-made tables
 
 
-def fp1_table(steps_by_peak: dict[tuple[str, str], list[list[float]]]) -> pd.DataFrame:
-    """converged_step rows: steps_by_peak[(act, target)][seed] = [step of peak 0, 1, 2]."""
+FP1_RECORDS = range(0, 3001, 50)
+
+
+def fp1_table(steps_by_peak: dict[tuple[str, str], list[list[float]]], high: float = 1.0) -> pd.DataFrame:
+    """converged_step rows: steps_by_peak[(act, target)][seed] = [step of peak 0, 1, 2] (NaN: never), and the
+    matching Δ_F records: `high` before that step, 0.01 from it on."""
     rows = []
     for (act, tgt), per_seed in steps_by_peak.items():
         for seed, steps in enumerate(per_seed):
             for j, s in enumerate(steps):
-                rows.append(dict(activation=act, target=tgt, seed=seed, step=3000, peak=j, freq=[2, 5, 8][j],
-                                 metric="converged_step", value=s))
+                base = dict(activation=act, target=tgt, seed=seed, peak=j, freq=[2, 5, 8][j])
+                rows.append(base | dict(step=3000, metric="converged_step", value=s))
+                rows += [base | dict(step=t, metric="delta_f", value=0.01 if t >= s else high) for t in FP1_RECORDS]
     return pd.DataFrame(rows)
 
 
@@ -236,10 +241,45 @@ def test_fp3_shard_learns_k1_and_not_odd_k_without_bias(tmp_path, monkeypatch):
 def test_paper_scale_paths_run_one_step_on_cpu(tmp_path, monkeypatch, shard, overrides):
     """The paper preset's models and data path, with a tiny override (one step, few samples, CPU)."""
     t = run_shard(tmp_path, monkeypatch, shard, ["scale=paper", "scale.device=cpu", "scale.seeds=1", *overrides])
-    assert set(t["seed"]) == {0}
+    assert set(t["seed"]) == set(compose(["experiment=f_principle", "scale=paper", "scale.seeds=1"]).seeds)
     assert np.isfinite(t[t.metric.isin(["loss", "loss_ratio", "delta_f", "e_low"])]["value"]).all()
     frozen = (tmp_path / "results" / "paper" / "f_principle" / shard / "config.yaml").read_text()
     if shard == "fp1":
         assert "- 200" in frozen and "glorot_uniform" in frozen  # the paper's architecture really ran
     if shard == "fp3":
         assert "width: 16000" in frozen
+
+
+# ---------------------------------------------------------------- one source for each value
+
+
+def test_the_schema_has_no_python_copy_of_the_protocol():
+    """Every field of the experiment's schema is required: its value comes from conf/ alone."""
+    import dataclasses
+
+    from omegaconf import MISSING
+
+    for cls in (fp.Config, fp.FP1Config, fp.FP2Config, fp.FP3Config):
+        for f in dataclasses.fields(cls):
+            assert f.default is MISSING and f.default_factory is dataclasses.MISSING, f"{cls.__name__}.{f.name}"
+
+
+@pytest.mark.parametrize("scale", ["smoke", "laptop", "paper"])
+def test_configs_compose_from_conf_at_every_scale(scale):
+    e = compose(["experiment=f_principle", f"scale={scale}"]).experiment
+    assert e.fp3.width == {"smoke": 64, "laptop": 4000, "paper": 16000}[scale]  # the protocol's 16000 at paper
+
+
+def test_a_value_missing_from_conf_names_its_key(tmp_path, monkeypatch):
+    import shutil
+
+    from repro.config import ConfigError, conf_dir
+
+    shutil.copytree(conf_dir(), tmp_path / "conf")
+    protocol = tmp_path / "conf" / "experiment" / "f_principle.yaml"
+    protocol.write_text("\n".join(line for line in protocol.read_text().splitlines()
+                                  if not line.startswith("  width:")))
+    monkeypatch.setenv("REPRO_CONF_DIR", str(tmp_path / "conf"))
+    with pytest.raises(ConfigError, match=r"experiment\.fp3\.width"):
+        compose(["experiment=f_principle", "scale=paper"])
+    assert compose(["experiment=f_principle", "scale=laptop"]).experiment.fp3.width == 4000  # the preset sets it

@@ -109,7 +109,8 @@ def test_paper_scale_path_one_epoch(tmp_path, monkeypatch):
                          "tracking=disabled", f"data_dir={tmp_path / 'data'}", "experiment.epochs=1",
                          "experiment.n_records=2", "experiment.kde_records=1", "shard=ib"]))
     t = pd.read_csv(out / "table.csv", keep_default_na=False)
-    assert {"bin100", "adaptive100", "kde"} <= set(t["estimator"]) and set(t["seed"]) == {0, 1}
+    first = compose(["experiment=info_bottleneck", "scale=paper"]).experiment.first_seed
+    assert {"bin100", "adaptive100", "kde"} <= set(t["estimator"]) and set(t["seed"]) == {first, first + 1}
 
 
 def _fake_mnist(data_dir, n: int) -> None:
@@ -136,7 +137,8 @@ def test_paper_mnist_network_one_epoch(tmp_path, monkeypatch):
     assert cfg.experiment.mnist.hidden == [1024, 20, 20, 20] and cfg.experiment.mnist.lr == 1e-3
     [out] = run(cfg)
     t = pd.read_csv(out / "table.csv", keep_default_na=False)
-    assert set(t["seed"]) == {0, 1} and set(t["activation"]) == {"tanh", "relu"}  # 2 of the scale's 50 seeds
+    first = cfg.experiment.first_seed  # the first 2 of the scale's 50 seeds
+    assert set(t["seed"]) == {first, first + 1} and set(t["activation"]) == {"tanh", "relu"}
     assert set(t["layer"]) == {0, 1, 2, 3, 4} and {"bin30", "adaptive30", "kde"} <= set(t["estimator"])
     assert set(t["step"]) == {0, 1, 2}
     ixt = t[t.metric == "ixt"]
@@ -153,7 +155,11 @@ def test_mnist_shard_only_where_enabled():
     laptop = compose(["experiment=info_bottleneck", "scale=laptop"]).experiment
     assert list(ib.shards(paper)) == ["ib", "mnist"] and list(ib.shards(laptop)) == ["ib"]
     assert ib.datasets(paper, "mnist")[0].family == "mnist"
-    assert ib.shards(paper)["ib"] == ib.shards(laptop)["ib"] | {"epochs": 8000, "kde_records": 40}
+    # the ib shard reads the same keys at both scales (the paper's values of epochs and kde_records differ)
+    assert ib.shards(paper)["ib"] == ib.shards(laptop)["ib"]
+    keys = set(ib.shards(laptop)["ib"].keys)
+    assert {"epochs", "kde_records"} <= keys and "mnist" not in keys
+    assert (paper.epochs, paper.kde_records, laptop.epochs, laptop.kde_records) == (8000, 40, 4000, 20)
 
 
 def mnist_table(drops: dict[str, float], seeds=5) -> pd.DataFrame:
@@ -172,13 +178,54 @@ def mnist_table(drops: dict[str, float], seeds=5) -> pd.DataFrame:
 
 
 def test_ib5_three_verdicts_and_networks_kept_apart():
-    assert ibc.check_ib5(mnist_table({"tanh": 1.5, "relu": 0.1}), None).status is R
-    assert ibc.check_ib5(mnist_table({"tanh": 0.2, "relu": 0.1}), None).status is N  # tanh does not compress
-    assert ibc.check_ib5(mnist_table({"tanh": 1.5, "relu": 1.0}), None).status is N  # relu compresses
-    assert ibc.check_ib5(mnist_table({"tanh": 1.5, "relu": 0.1}, seeds=3), None).status is U
+    from repro.config import compose
+
+    cfg = compose(["experiment=info_bottleneck", "scale=paper"])  # n_test = 10000: the ceiling of mnist_table
+    assert ibc.check_ib5(mnist_table({"tanh": 1.5, "relu": 0.1}), cfg).status is R
+    assert ibc.check_ib5(mnist_table({"tanh": 0.2, "relu": 0.1}), cfg).status is N  # tanh does not compress
+    assert ibc.check_ib5(mnist_table({"tanh": 1.5, "relu": 1.0}), cfg).status is N  # relu compresses
+    assert ibc.check_ib5(mnist_table({"tanh": 1.5, "relu": 0.1}, seeds=3), cfg).status is U
     laptop = table(layers("tanh", "bin30", COMPRESS)).assign(shard="ib")
     claim = next(c for c in ibc.CLAIMS if c.id == "IB5")
-    assert claim.evaluate(laptop, None)["status"] == "inconclusive"  # no MNIST network below paper scale
+    assert claim.evaluate(laptop, cfg)["status"] == "inconclusive"  # no MNIST network below paper scale
     # the 12-bit claims never read the MNIST rows, whatever those show
     both = pd.concat([laptop, mnist_table({"tanh": 0.0, "relu": 0.0}).assign(estimator="bin30")])
     assert ibc.check_ib1(both, None).status is R
+
+
+# ---------------------------------------------------------------- one source for each value
+
+
+def test_the_schema_has_no_python_copy_of_the_protocol():
+    """Every field of the experiment's schema is required: its value comes from conf/ alone."""
+    import dataclasses
+
+    from omegaconf import MISSING
+
+    from repro.experiments import info_bottleneck as ib
+
+    for f in dataclasses.fields(ib.Config):
+        assert f.default is MISSING and f.default_factory is dataclasses.MISSING, f.name
+
+
+@pytest.mark.parametrize("scale", ["smoke", "laptop", "paper"])
+def test_configs_compose_from_conf_at_every_scale(scale):
+    from repro.config import compose
+
+    e = compose(["experiment=info_bottleneck", f"scale={scale}"]).experiment
+    assert (e.epochs, e.kde_noise_var, e.mnist.enabled) == {"smoke": (4, 1e-3, False), "laptop": (4000, 1e-3, False),
+                                                            "paper": (8000, 1e-3, True)}[scale]
+
+
+def test_a_value_missing_from_conf_names_its_key(tmp_path, monkeypatch):
+    import shutil
+
+    from repro.config import ConfigError, compose, conf_dir
+
+    shutil.copytree(conf_dir(), tmp_path / "conf")
+    protocol = tmp_path / "conf" / "experiment" / "info_bottleneck.yaml"
+    protocol.write_text("\n".join(line for line in protocol.read_text().splitlines()
+                                  if not line.startswith("kde_noise_var:")))
+    monkeypatch.setenv("REPRO_CONF_DIR", str(tmp_path / "conf"))
+    with pytest.raises(ConfigError, match=r"experiment\.kde_noise_var"):
+        compose(["experiment=info_bottleneck", "scale=laptop"])

@@ -124,12 +124,17 @@ PMS = {0: 100.0, 1: 80.0, 3: 51.0, 7: 21.0, 8: 16.8, 11: 8.6, 14: 4.4}
 
 
 def lt_table(acc: dict, es_iter: dict | None = None, seeds=5, jitter=0.002) -> pd.DataFrame:
-    """acc[(level, arm)] = median accuracy; es_iter[(level, arm)] = early-stopping iteration (default 500).
-    val_loss is lowest at the early-stopping iteration; test accuracy there is `acc`, 0.1 elsewhere."""
+    """acc[(level, arm)] = accuracy, plus a per-seed offset `jitter * (seed - 2)` shared by every arm, or a list of
+    one accuracy per seed (taken as it is); es_iter[(level, arm)] = early-stopping iteration (default 500), or a
+    list of one per seed.
+    val_loss is lowest at the early-stopping iteration; test accuracy there is `acc`, 0.1 elsewhere. The last
+    recorded iteration is 1000."""
     rows = []
-    for (level, arm), a in acc.items():
-        stop = (es_iter or {}).get((level, arm), 500)
+    for (level, arm), a_all in acc.items():
+        stop_all = (es_iter or {}).get((level, arm), 500)
         for s in range(seeds):
+            a = a_all[s] - jitter * (s - 2) if isinstance(a_all, list) else a_all
+            stop = stop_all[s] if isinstance(stop_all, list) else stop_all
             for step in (0, 100, 200, 300, 400, 500, 600, 700, 800, 900, 1000):
                 rows.append(dict(level=level, p_m=PMS[level], arm=arm, seed=s, step=step, metric="val_loss",
                                  value=1.0 + abs(step - stop) / 1000))
@@ -147,9 +152,14 @@ def good_acc(over: dict | None = None) -> dict:
 
 
 def test_early_stops_read_accuracy_at_min_val_loss():
-    es = ltc.early_stops(lt_table(good_acc(), es_iter={(7, "reset"): 300}))
+    es = ltc.early_stops(lt_table(good_acc(), es_iter={(7, "reset"): 300, (8, "reset"): 1000}))
     row = es[(es.level == 7) & (es.arm == "reset") & (es.seed == 2)].iloc[0]
-    assert row.es_iter == 300 and row.acc == pytest.approx(0.81)
+    assert row.es_iter == 300 and row.acc == pytest.approx(0.81) and row["last"] == 1000 and not row.censored
+    assert es[(es.level == 8) & (es.arm == "reset")]["censored"].all() and es["censored"].sum() == 5
+
+
+def claim(cid: str):
+    return next(c for c in ltc.CLAIMS if c.id == cid)
 
 
 def test_lt1_three_verdicts():
@@ -158,12 +168,39 @@ def test_lt1_three_verdicts():
     assert ltc.check_lt1(lt_table(good_acc(), seeds=2), None).status is U
 
 
+def test_lt1_pairs_ticket_and_dense_by_seed():
+    """Seeds shift every arm by up to ±0.1 (their shared θ0 and data order). A ticket 0.005 below its own dense
+    network in every seed is below it: the medians' IQR (rule version 1) would have called that a match."""
+    below = lt_table(good_acc({(8, "reset"): 0.795}), jitter=0.05)
+    v = ltc.check_lt1(below, None)
+    assert v.status is N and "-0.005 [95% CI -0.005, -0.005; median of 5 paired seed differences]" in v.measured
+    es = ltc.early_stops(below)
+    t, t_iqr, _ = ltc._stats(es, 8, "reset")
+    d, d_iqr, _ = ltc._stats(es, 0, "dense")
+    assert t >= d - max(t_iqr, d_iqr)  # what the old rule compared: within the spread
+    # tickets below dense in one seed of five, above in the others: the interval straddles 0, not below it
+    mixed = lt_table(good_acc({(8, "reset"): [0.81, 0.81, 0.79, 0.81, 0.81]}), jitter=0)
+    v = ltc.check_lt1(mixed, None)
+    assert v.status is R and "95% CI -0.010, +0.010" in v.measured
+
+
 def test_lt2_lt3_three_verdicts():
     assert ltc.check_lt2(lt_table(good_acc()), None).status is R
     assert ltc.check_lt2(lt_table(good_acc({(14, "reinit"): 0.81})), None).status is N
+    assert ltc.check_lt2(lt_table(good_acc(), seeds=2), None).status is U
     assert ltc.check_lt3(lt_table(good_acc()), None).status is R
     assert ltc.check_lt3(lt_table(good_acc({(8, "random"): 0.812})), None).status is N
     assert ltc.check_lt3(lt_table(good_acc(), seeds=2), None).status is U
+
+
+def test_lt2_lt3_pair_the_arms_by_seed():
+    # a 0.02 lead in every seed, under seed offsets of ±0.1 (IQR 0.1): paired, the ticket wins at every level
+    close = good_acc({(lvl, "reinit"): 0.79 for lvl in (11, 14)})
+    v = ltc.check_lt2(lt_table(close, jitter=0.05), None)
+    assert v.status is R and "+0.020 [95% CI +0.020, +0.020" in v.measured
+    # one seed of five where the random mask beats the ticket: the interval at that level reaches below 0
+    v = ltc.check_lt3(lt_table(good_acc({(8, "random"): [0.65, 0.65, 0.65, 0.65, 0.82]}), jitter=0), None)
+    assert v.status is N and "16.8%: +0.160 [95% CI -0.010, +0.160" in v.measured and "✗" in v.measured
 
 
 def test_lt4_three_verdicts():
@@ -174,12 +211,62 @@ def test_lt4_three_verdicts():
     assert ltc.check_lt4(lt_table(good_acc(), es_iter=early, seeds=2), None).status is U
 
 
+def test_lt4_precondition_censored_early_stops_are_inconclusive():
+    """Dense and ticket both stop at the last recorded iteration: the rule alone reads "not reproduced", the
+    verdict is inconclusive (a censored measurement), with what would test it."""
+    censored = lt_table(good_acc(), es_iter={(0, "dense"): 1000, (7, "reset"): 1000})
+    out = claim("LT4").evaluate(censored, None)
+    assert out["rule_status"] == "not reproduced" and out["status"] == "inconclusive"
+    assert out["preconditions"][0]["holds"] is False
+    assert "10 of 10 early stops (100%)" in out["inconclusive_because"]
+    assert out["inconclusive_because"].startswith("under-powered at this scale")
+    assert "iterations" in out["would_test_it"]
+    assert "censored early stops (at the last recorded iteration), all arms × levels × seeds: 10 of" in out["measured"]
+    # under 20% of LT4's points censored (1 of 10) holds; 2 of 10 (20%) does not: "fewer than 20%"
+    one = lt_table(good_acc(), es_iter={(0, "dense"): [800, 800, 800, 800, 1000], (7, "reset"): 500})
+    assert claim("LT4").evaluate(one, None)["status"] == "reproduced"
+    two = lt_table(good_acc(), es_iter={(0, "dense"): [800, 800, 800, 1000, 1000], (7, "reset"): 500})
+    out = claim("LT4").evaluate(two, None)
+    assert out["status"] == "inconclusive" and out["rule_status"] == "reproduced"
+    # censored points elsewhere in the chain do not count for LT4's precondition, but every verdict reports them
+    elsewhere = lt_table(good_acc(), es_iter={(0, "dense"): 800, (7, "reset"): 500, (14, "random"): 1000})
+    out = claim("LT4").evaluate(elsewhere, None)
+    assert out["status"] == "reproduced" and "5 of 125 (4%)" in out["measured"]
+
+
+def test_every_lt_verdict_reports_the_censored_fraction():
+    t = lt_table(good_acc({(7, "reset"): 0.70, (8, "reset"): 0.70}), es_iter={(14, "random"): 1000})
+    for c in ltc.CLAIMS:
+        out = c.evaluate(t, None)
+        assert "all arms × levels × seeds: 5 of 125 (4%)" in out["measured"], c.id
+    v = ltc.check_lt1(lt_table(good_acc(), seeds=2), None)  # too few seeds: still reported
+    assert v.status is U and v.measured.endswith("all arms × levels × seeds: 0 of 50 (0%)")
+    dense_only = lt_table({(0, "dense"): 0.8, (1, "reset"): 0.8}, es_iter={(1, "reset"): 1000})  # no P_m ≤ 20%
+    out = claim("LT1").evaluate(dense_only, None)
+    assert out["status"] == "inconclusive" and "missing data: no level with P_m ≤ 20%" in out["detail"]
+    assert out["measured"].startswith("n/a; censored early stops") and out["measured"].endswith(": 5 of 10 (50%)")
+
+
 def test_lt5_three_verdicts():
     # resetting never fails at P_m ≥ 10%: nothing to restore
     assert ltc.check_lt5(lt_table(good_acc()), None).status is U
     failing = good_acc({(7, "reset"): 0.70, (8, "reset"): 0.70})
     assert ltc.check_lt5(lt_table(failing), None).status is R
     assert ltc.check_lt5(lt_table(failing | {(8, "rewind"): 0.70}), None).status is N
+    # rewinding 0.005 below dense in every seed, under seed offsets of ±0.1: paired, it does not match
+    v = ltc.check_lt5(lt_table(failing | {(8, "rewind"): 0.795}, jitter=0.05), None)
+    assert v.status is N and "rewind − dense -0.005 [95% CI -0.005, -0.005" in v.measured
+
+
+def test_revised_claims_log_their_history():
+    for c in ltc.CLAIMS:
+        [rev] = c.history
+        assert c.version == 2 and rev.date == "2026-12-04" and rev.old_rule == ltc.OLD_RULE[c.id]
+        assert rev.old_verdict.split(":")[0] in ("reproduced", "not reproduced", "inconclusive")
+        assert rev.old_rule != c.rule and rev.reason
+    for cid in ("LT1", "LT2", "LT3", "LT5"):
+        assert "95% percentile bootstrap interval" in claim(cid).rule and "paired" in claim(cid).history[0].reason
+    assert [p.text[:26] for p in claim("LT4").preconditions] == ["fewer than 20% of the earl"]
 
 
 # ---------------------------------------------------------------- paper scale: the papers' networks
@@ -284,3 +371,40 @@ def test_figures_from_a_hand_made_table():
 def test_lt4_says_why_when_the_budget_censors_early_stopping():
     v = ltc.check_lt4(lt_table(good_acc(), es_iter={(0, "dense"): 1000, (7, "reset"): 1000}), None)
     assert v.status is N and "budget ends" in v.measured
+
+
+# ---------------------------------------------------------------- one source for each value
+
+
+def test_every_config_value_comes_from_conf():
+    """No field of the schema carries a default of its own (conf/ is the one source): all are MISSING."""
+    import dataclasses
+
+    from omegaconf import MISSING
+
+    from repro.config import compose
+    from repro.experiments import lottery_ticket as lt
+
+    for cls, prefix in ((lt.Config, ""), (lt.IMPConfig, "imp."), (lt.NetsConfig, "nets.")):
+        for f in dataclasses.fields(cls):
+            assert f.default is MISSING and f.default_factory is dataclasses.MISSING, prefix + f.name
+    for scale in ("smoke", "laptop", "paper"):
+        exp = compose(["experiment=lottery_ticket", f"scale={scale}"]).experiment
+        assert isinstance(exp.imp, lt.IMPConfig) and isinstance(exp.nets, lt.NetsConfig)
+
+
+@pytest.mark.parametrize("key,line", [("experiment.imp.rewind_iteration", "  rewind_iteration: 100\n"),
+                                      ("experiment.nets.eval_every", "  eval_every: 500\n")])
+def test_a_value_removed_from_conf_is_an_error_naming_it(tmp_path, monkeypatch, key, line):
+    import shutil
+
+    from repro.config import ConfigError, compose, conf_dir
+
+    shutil.copytree(conf_dir(), tmp_path / "conf")
+    protocol = tmp_path / "conf/experiment/lottery_ticket.yaml"
+    text = protocol.read_text()
+    assert text.count(line) == 1
+    protocol.write_text(text.replace(line, ""))
+    monkeypatch.setenv("REPRO_CONF_DIR", str(tmp_path / "conf"))
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        compose(["experiment=lottery_ticket", "scale=laptop"])

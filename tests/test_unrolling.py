@@ -1,5 +1,6 @@
 """Unrolling (sparse recovery): ISTA/FISTA against another LASSO solver, ALISTA's weight, NMSE edge cases, the
-unrolled nets at their ISTA initialisation, the claim checks' three verdicts, and the real shard at smoke scale."""
+unrolled nets at their ISTA initialisation, the config (every value from conf/), and the real shard at smoke scale
+with its validation curve. The claims on hand-made tables: tests/test_claims_unrolling.py."""
 
 from __future__ import annotations
 
@@ -10,12 +11,9 @@ import pandas as pd
 import pytest
 import torch
 
-from repro.claims import Status
 from repro.experiments.unrolling import claims as uc
 from repro.experiments.unrolling import lasso
 from repro.experiments.unrolling.lista import METHODS, Unrolled
-
-R, N, U = Status.REPRODUCED, Status.NOT_REPRODUCED, Status.INCONCLUSIVE
 
 
 def problem(m=20, n=40, count=5, seed=0):
@@ -125,97 +123,6 @@ def test_support_selection_grows_with_depth_and_only_where_it_belongs():
     assert [len(Unrolled(m, a, 3, 0.4, 1.2, 13.0).layer_params(1)) for m in METHODS] == [3, 2, 2, 2]
 
 
-# ---------------------------------------------------------------- claims on hand-made tables
-
-
-def verdict(cid: str, table: pd.DataFrame) -> Status:
-    """The claim's status as the report gets it (missing data makes it inconclusive)."""
-    return Status(next(c for c in uc.CLAIMS if c.id == cid).evaluate(table, None)["status"])
-
-
-def sparse_table(curves: dict, noise="noiseless", seeds=(0,), classical=None, oracle=-46.0) -> pd.DataFrame:
-    """curves[method] = NMSE per layer 1..16; classical[(method, lam)] = {iteration: NMSE} plus val at 16."""
-    rows = []
-    for m, c in curves.items():
-        for s in seeds:
-            for k, v in enumerate(c, start=1):
-                rows.append(dict(noise=noise, method=m, seed=s, lam=np.nan, layer=k, step=100, metric="nmse_db",
-                                 value=v))
-    for (m, lam), c in (classical or {}).items():
-        for k, v in c.items():
-            rows.append(dict(noise=noise, method=m, seed=0, lam=lam, layer=k, step=0, metric="nmse_db", value=v))
-        rows.append(dict(noise=noise, method=m, seed=0, lam=lam, layer=16, step=0, metric="val_nmse_db",
-                         value=c[16]))
-    rows.append(dict(noise=noise, method="oracle", seed=0, lam=np.nan, layer=0, step=0, metric="nmse_db",
-                     value=oracle))
-    return pd.DataFrame(rows)
-
-
-def ista_like(at16: float, at_end: float, end: int = 2000) -> dict[int, float]:
-    """Sublinear: fast at first, then slow; NMSE at 16 iterations `at16`."""
-    pts = {0: 0.0, **{k: at16 * (1 - (1 - k / 16) ** 3) for k in range(1, 17)}}
-    pts.update({100: (at16 + at_end) / 2, end: at_end})
-    return pts
-
-
-LINEAR = [-4.0 * k for k in range(1, 17)]  # -64 dB at 16, a straight line
-CLASSICAL = {("ista", 0.1): ista_like(-8.0, -30.0), ("ista", 0.01): ista_like(-5.0, -45.0),
-             ("fista", 0.1): ista_like(-12.0, -30.0)}
-
-
-def test_u1_u2_three_verdicts():
-    good = sparse_table({"lista": [-2.0 * k for k in range(1, 17)]}, classical=CLASSICAL)  # -32 dB at 16
-    assert uc.check_u1(good, None).status is R  # 20 dB below FISTA's best (-12)
-    assert uc.check_u2(good, None).status is R  # ISTA reaches -32 only between 100 and 2000 iterations
-    weak = sparse_table({"lista": [-1.0 * k for k in range(1, 17)]}, classical=CLASSICAL)  # -16 dB
-    assert uc.check_u1(weak, None).status is N
-    fast_ista = dict(CLASSICAL) | {("ista", 0.01): ista_like(-5.0, -45.0) | {100: -40.0, 20: -33.0}}
-    assert uc.check_u2(sparse_table({"lista": [-2.0 * k for k in range(1, 17)]}, classical=fast_ista),
-                       None).status is N  # matched at iteration 20 < 160
-    assert verdict("U1", sparse_table({"lista": LINEAR})) is U  # no classical rows: inconclusive
-
-
-def test_u3_three_verdicts():
-    lista = [-2.0 * k for k in range(1, 17)]
-    ok = sparse_table({"lista": lista, "lista_cpss": LINEAR, "alista": [v - 10 for v in LINEAR]},
-                      classical=CLASSICAL)
-    assert uc.check_u3(ok, None).status is R
-    bent = [-30 * (1 - math.exp(-k / 3)) for k in range(1, 17)]  # saturates: not linear
-    assert uc.check_u3(sparse_table({"lista": lista, "lista_cpss": bent, "alista": LINEAR}, classical=CLASSICAL),
-                       None).status is N
-    above = sparse_table({"lista": [v - 30 for v in LINEAR], "lista_cpss": LINEAR, "alista": LINEAR},
-                         classical=CLASSICAL)
-    assert uc.check_u3(above, None).status is N  # CPSS and ALISTA not below LISTA
-    assert verdict("U3", sparse_table({"lista": lista, "lista_cpss": LINEAR}, classical=CLASSICAL)) is U
-
-
-def test_u4_three_verdicts():
-    floor = [max(-3.2 * k, -37.0) for k in range(1, 17)]  # levels off at -37 from layer 12
-    t = sparse_table({m: floor for m in uc.LEARNED}, noise="snr40")
-    assert uc.check_u4(t, None).status is R
-    still_falling = sparse_table({m: [-2.2 * k for k in range(1, 17)] for m in uc.LEARNED}, noise="snr40")
-    assert uc.check_u4(still_falling, None).status is N  # gains 8.8 dB over the last 4 layers
-    too_high = sparse_table({m: [max(-2.0 * k, -25.0) for k in range(1, 17)] for m in uc.LEARNED}, noise="snr40")
-    assert uc.check_u4(too_high, None).status is N
-    assert verdict("U4", sparse_table({"lista": floor})) is U  # no noisy shard
-
-
-def deblur_table(psnr: dict[str, float], seeds=(0, 1, 2)) -> pd.DataFrame:
-    rows = []
-    for s in seeds:
-        for m, v in psnr.items():
-            rows.append(dict(method=m, seed=s, image="shepp_logan", step=400 if m == "unrolled" else 0,
-                             metric="psnr", value=v))
-        rows.append(dict(method="unrolled", seed=s, image="shepp_logan", step=10, metric="psnr", value=0.0))
-    return pd.DataFrame(rows)
-
-
-def test_u5_three_verdicts():
-    assert uc.check_u5(deblur_table({"tikhonov": 24.0, "tv": 26.0, "unrolled": 29.5}), None).status is R
-    assert uc.check_u5(deblur_table({"tikhonov": 24.0, "tv": 26.0, "unrolled": 28.0}), None).status is N
-    assert verdict("U5", deblur_table({"tikhonov": 24.0, "unrolled": 29.5})) is U  # TV missing
-
-
 # ---------------------------------------------------------------- the shard and the data
 
 
@@ -245,6 +152,44 @@ def test_config_rejects_bad_values():
         compose(["experiment=unrolling", "experiment.schedule=greedy"])
 
 
+def test_every_config_value_comes_from_conf():
+    """No field of the schema carries a default of its own (conf/ is the one source): all are MISSING."""
+    import dataclasses
+
+    from omegaconf import MISSING
+
+    from repro.config import compose
+    from repro.experiments import unrolling
+    from repro.experiments.unrolling.deblur import Deblur
+
+    for cls, prefix in ((unrolling.Config, ""), (Deblur, "deblur.")):
+        for f in dataclasses.fields(cls):
+            assert f.default is MISSING and f.default_factory is dataclasses.MISSING, prefix + f.name
+    for scale in ("smoke", "laptop", "paper"):
+        exp = compose(["experiment=unrolling", f"scale={scale}"]).experiment
+        assert isinstance(exp, unrolling.Config) and isinstance(exp.deblur, Deblur) and exp.deblur.steps > 0
+        assert exp.snr_db[0] is None and exp.patience is None or exp.patience > 0
+
+
+@pytest.mark.parametrize("key,line", [("experiment.lam", "\nlam: 0.4\n"),
+                                      ("experiment.deblur.blur_sigma",
+                                       "\n  blur_sigma: 1.5  # Gaussian PSF std in pixels: a blur that erases "
+                                       "Shepp-Logan's small ellipses\n")])
+def test_a_value_removed_from_conf_is_an_error_naming_it(tmp_path, monkeypatch, key, line):
+    import shutil
+
+    from repro.config import ConfigError, compose, conf_dir
+
+    shutil.copytree(conf_dir(), tmp_path / "conf")
+    protocol = tmp_path / "conf/experiment/unrolling.yaml"
+    text = protocol.read_text()
+    assert text.count(line) == 1
+    protocol.write_text(text.replace(line, "\n"))
+    monkeypatch.setenv("REPRO_CONF_DIR", str(tmp_path / "conf"))
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        compose(["experiment=unrolling", "scale=laptop"])
+
+
 def test_smoke_shards_write_every_method(tmp_path, monkeypatch):
     from repro.config import compose
     from repro.run import run
@@ -259,6 +204,21 @@ def test_smoke_shards_write_every_method(tmp_path, monkeypatch):
     ista = t[(t["method"] == "ista") & (t["metric"] == "nmse_db")]
     assert ista["layer"].max() == 20 and set(ista["lam"]) == {0.05, 0.2}
     assert (t[t["metric"] == "gamma"]["method"] == "alista").all()
+    # the baselines do not depend on a training seed; the learned nets have the scale's first seed
+    assert set(t[t["method"].isin(["ista", "fista", "oracle"])]["seed"]) == {-1}
+    assert set(t[t["method"].isin(METHODS)]["seed"]) == {100}
+    # smoke is layer-wise without early stopping (3 layers, 3 phases of 2 steps): the validation curve covers the
+    # last layer's stage, recorded at the fractions the shard declares, the window's start included
+    from repro.experiments.unrolling.sparse_run import CURVE_FRACTIONS
+
+    start, span = 2 * 3 * 2, 3 * 2
+    expected = sorted({start + int(round(f * span)) for f in CURVE_FRACTIONS})
+    assert start + int(round((1 - uc.CONVERGENCE_WINDOW) * span)) in expected
+    for m in METHODS:
+        curve = t[(t["method"] == m) & (t["metric"] == uc.CURVE)]
+        assert sorted(curve["step"]) == expected and set(curve["layer"]) == {3}, m
+        assert curve["step"].max() == learned[learned["method"] == m]["step"].max()  # ends where training ends
+    assert not t.duplicated(subset=[c for c in t.columns if c != "value"]).any()
 
 
 def test_layerwise_schedule_trains_each_layer_in_turn(tmp_path, monkeypatch):
@@ -273,6 +233,36 @@ def test_layerwise_schedule_trains_each_layer_in_turn(tmp_path, monkeypatch):
     val = t[(t["metric"] == "val_nmse_db") & (t["method"] == "lista")].sort_values("layer")
     assert list(val["layer"]) == [1, 2, 3]
     assert val["step"].is_monotonic_increasing and val["step"].iloc[0] > 0  # recorded after each layer's phases
+    # with early stopping the validation curve is the stopping rule's own validations of the last layer's stage
+    # (every step here), from the stage's start to the end of training, each step once
+    curve = t[(t["metric"] == uc.CURVE) & (t["method"] == "lista")].sort_values("step")
+    stage_start, end = int(val["step"].iloc[1]), int(val["step"].iloc[2])
+    assert list(curve["step"]) == list(range(stage_start, end + 1))
+    last = t[(t["metric"] == "val_nmse_db") & (t["layer"] == 3) & t["method"].isin(METHODS)]
+    last = last.set_index("method")["value"]
+    at_end = t[(t["metric"] == uc.CURVE) & (t["step"] == end)].set_index("method")["value"]
+    assert np.allclose(at_end[last.index], last)  # the curve's end is the final network's validation NMSE
+
+
+def test_end_to_end_schedule_records_the_validation_curve_over_all_its_steps(tmp_path, monkeypatch):
+    from repro.config import compose
+    from repro.experiments.unrolling.sparse_run import CURVE_FRACTIONS
+    from repro.run import run
+
+    monkeypatch.chdir(tmp_path)
+    [out] = run(compose(["experiment=unrolling", "scale=smoke", "tracking=disabled", f"data_dir={tmp_path / 'data'}",
+                         "shard=sparse-noiseless", "experiment.schedule=end_to_end", "experiment.steps=10"]))
+    t = pd.read_csv(out / "table.csv")
+    span = 3 * 10  # three phases (lr, x 0.2, x 0.02) of 10 steps, all training the full depth
+    for m in METHODS:
+        curve = t[(t["method"] == m) & (t["metric"] == uc.CURVE)]
+        assert sorted(curve["step"]) == sorted({int(round(f * span)) for f in CURVE_FRACTIONS}) and 27 in set(
+            curve["step"])
+    claims = {c.id: c.evaluate(t, None) for c in uc.CLAIMS}
+    assert claims["U1"]["preconditions"][0]["holds"] is not None  # decided from the recorded curve
+    from repro.experiments.unrolling.plots import all_figures
+
+    assert [f.name for f in all_figures(t.assign(noise="noiseless"), None)] == ["u_nmse", "u_params", "u_training"]
 
 
 def test_paper_scale_sparse_path(tmp_path, monkeypatch):
@@ -290,3 +280,28 @@ def test_paper_scale_sparse_path(tmp_path, monkeypatch):
     [out] = run(cfg)
     t = pd.read_csv(out / "table.csv")
     assert set(t[t["metric"] == "nmse_db"]["method"]) == {*METHODS, "ista", "fista", "oracle"}
+
+
+def test_a_killed_early_stopping_phase_resumes_with_its_own_stopping_state(tmp_path):
+    """Layer-wise with early stopping, killed (SIGTERM) in the middle of a phase of the last layer's stage: the
+    stopping rule's state (its step count, best validation NMSE, validations without improvement) is checkpointed
+    with the phase, so the resumed run stops where an uninterrupted one does and records the same validation curve:
+    the table is byte-identical."""
+    import os
+    import subprocess
+    import sys
+
+    def repro(out: str, env: dict | None = None) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "repro", "experiment=unrolling", "shard=sparse-noiseless",
+                               "scale=smoke", "tracking=disabled", "experiment.patience=2", "experiment.eval_every=1",
+                               "experiment.steps=8", f"data_dir={tmp_path / 'data'}", f"out={tmp_path / out}"],
+                              cwd=tmp_path, capture_output=True, text=True, env={**os.environ, **(env or {})},
+                              timeout=300)
+
+    clean = repro("clean")
+    assert clean.returncode == 0, clean.stderr
+    killed = repro("run", {"REPRO_CHECKPOINT_S": "0", "REPRO_FAULT": "7:2:TERM"})  # stage 3, second phase, step 2
+    assert killed.returncode == 143, killed.stderr
+    resumed = repro("run")
+    assert resumed.returncode == 0 and "[checkpoint] resuming training call 7 at step 2" in resumed.stdout
+    assert (tmp_path / "run" / "table.csv").read_bytes() == (tmp_path / "clean" / "table.csv").read_bytes()

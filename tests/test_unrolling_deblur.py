@@ -10,12 +10,17 @@ import numpy as np
 import pytest
 import torch
 
-from repro.config import ConfigError
+from repro.config import ConfigError, compose
 from repro.data import DataRef, build, load, phantoms
 from repro.experiments.unrolling import deblur as D
 from repro.run import check_tidy
 
 F64 = torch.float64
+
+
+def deblur_config(scale: str = "smoke", *overrides: str) -> D.Deblur:
+    """The deblurring section as conf/ composes it (conf/ is the one source of every value)."""
+    return compose(["experiment=unrolling", f"scale={scale}", *overrides]).experiment.deblur
 
 
 def dense(op, n: int) -> torch.Tensor:
@@ -156,7 +161,7 @@ def test_psnr():
 
 def test_untrained_network_is_landweber():
     """The corrections start at zero, so the untrained network is K gradient steps of size 1 from Aᵀy."""
-    c = D.Deblur(**D.SMOKE)
+    c = deblur_config()
     otf, _, y = problem(16, sigma=1.5)
     otf, y = otf.to(torch.complex64), y.float()[None]
     net = D.make_network(0, otf, c)
@@ -221,18 +226,30 @@ def test_phantoms_build_and_load(tmp_path):
 
 
 def test_config_validation():
-    D.Deblur(**D.LAPTOP), D.Deblur(**D.SMOKE)
     with pytest.raises(ConfigError, match="experiment.deblur.steps"):
-        D.Deblur(steps=-5)
+        deblur_config("smoke", "experiment.deblur.steps=-5")
     with pytest.raises(ConfigError, match="experiment.deblur.noise_std"):
-        D.Deblur(noise_std=0.0)
+        deblur_config("laptop", "experiment.deblur.noise_std=0.0")
     with pytest.raises(ConfigError, match="experiment.deblur.tv_grid"):
-        D.Deblur(tv_grid=[1e-2, 1e-3, 5])
-    assert set(D.LAPTOP) <= set(D.Deblur.__dataclass_fields__) and set(D.SMOKE) <= set(D.Deblur.__dataclass_fields__)
+        deblur_config("paper", "experiment.deblur.tv_grid=[1e-2,1e-3,5]")
+    with pytest.raises(ConfigError, match="experiment.deblur.channel"):  # a typo'd key names the valid ones
+        deblur_config("smoke", "+experiment.deblur.channel=8")
+
+
+def test_the_yaml_presets_compose_and_validate():
+    """The presets live in conf/preset/unrolling/<scale>.yaml only: each composes into a validated `Deblur`, each
+    scale below paper overlays the paper protocol, and the laptop preset states why its budget differs."""
+    paper, laptop, smoke = (deblur_config(s) for s in ("paper", "laptop", "smoke"))
+    assert all(isinstance(c, D.Deblur) for c in (paper, laptop, smoke))
+    assert not hasattr(D, "LAPTOP") and not hasattr(D, "SMOKE")  # no Python copy of a preset
+    assert smoke.steps < laptop.steps < paper.steps and smoke.size < laptop.size == paper.size
+    assert laptop.blur_sigma == paper.blur_sigma and laptop.noise_std == paper.noise_std  # the same problem
+    assert "deblur" in compose(["experiment=unrolling", "scale=laptop"]).experiment.deviations
+    assert compose(["experiment=unrolling", "scale=paper"]).experiment.deviations == {}
 
 
 def smoke_ctx(tmp_path, seeds=(0, 1)):
-    c = D.Deblur(**D.SMOKE)
+    c = deblur_config()
     return types.SimpleNamespace(exp=types.SimpleNamespace(deblur=c), seeds=list(seeds), device=torch.device("cpu"),
                                  data_dir=str(tmp_path), label=lambda *p: "/".join(["unrolling/deblur", *map(str, p)]),
                                  keep=lambda name, obj: None)
@@ -244,11 +261,21 @@ def smoke_table(tmp_path_factory):
 
 
 def test_run_smoke_table(smoke_table):
-    t, c = smoke_table, D.Deblur(**D.SMOKE)
+    t, c = smoke_table, deblur_config()
     check_tidy(t, "deblur")
     assert list(t.columns) == D.COLUMNS
     assert set(t["method"]) == set(D.METHODS)
-    assert set(t["metric"]) == {"psnr", "psnr_std", "reg", "step_size", "train_loss", "recon"}
+    assert set(t["metric"]) == {"psnr", "psnr_std", "reg", "step_size", "train_loss", "recon", "val_psnr"}
+    # the validation curve: at every record step, the start of the claims' convergence window and the last step
+    from repro.experiments.unrolling.claims import CONVERGENCE_WINDOW
+
+    val = t[t["metric"] == "val_psnr"]
+    window = int(round((1 - CONVERGENCE_WINDOW) * c.steps))
+    for seed in (0, 1):
+        steps = set(val[val["seed"] == seed]["step"])
+        assert {0, window, c.steps} <= steps and max(steps) == c.steps
+    assert (val["method"] == "unrolled").all() and np.isfinite(val["value"]).all()
+    assert not t.duplicated(subset=[col for col in t.columns if col != "value"]).any()
     final = D.final_psnr(t)
     assert np.isfinite(final["value"]).all()
     for seed in (0, 1):
@@ -293,7 +320,7 @@ def test_figures(smoke_table):
 
 
 def test_protocol_and_data_ref():
-    c = D.Deblur(**D.SMOKE)
+    c = deblur_config()
     row = D.protocol_row(c)
     assert row["key"] == "deblurring (U5)" and "TV" in row["value"] and str(c.steps) in row["value"]
     ref = D.data_ref(c)

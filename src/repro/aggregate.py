@@ -36,6 +36,7 @@ from repro.paths import (
     FIGURES_DIR,
     FROZEN_CONFIG,
     PROVENANCE,
+    RESULTS,
     SHARD_FILES,
     SUMMARY_JSON,
     TABLE,
@@ -62,7 +63,7 @@ def flatten(d: dict, prefix: str = "") -> dict[str, object]:
     return out
 
 
-def read_shards(scale: str, experiment: str, root: str | Path = "results"):
+def read_shards(scale: str, experiment: str, root: str | Path = RESULTS):
     """Read every shard; return (module, cfg, {shard: (table, frozen dict, provenance)})."""
     try:
         module = config_mod.experiment_module(experiment)
@@ -297,7 +298,7 @@ def run_health(module, cfg, shards: dict) -> list[dict]:
     return rows
 
 
-def aggregate(scale: str, experiment: str, root: str | Path = "results",
+def aggregate(scale: str, experiment: str, root: str | Path = RESULTS,
               benchmarks: str | Path | None = None) -> Path:
     module, cfg, shards = read_shards(scale, experiment, root)
     out = experiment_dir(scale, experiment, root)
@@ -340,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m repro.aggregate", description=__doc__.split("\n\n")[0])
     p.add_argument("--scale", required=True, help=f"one of {', '.join(config_mod.SCALES)}")
     p.add_argument("--experiment", required=True, help="an experiment in conf/experiment/")
-    p.add_argument("--results", default="results", help="results root (default: results)")
+    p.add_argument("--results", default=RESULTS, help=f"results root (default: {RESULTS})")
     p.add_argument("--benchmarks", default=None, help="dir of Snakemake benchmark files <shard>.tsv")
     args = p.parse_args(argv)
     try:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -244,16 +244,49 @@ def majority_status(v: SeedVote, *, min_seeds: int, min_fraction: float) -> Stat
     """The one rule for per-seed properties, used by every claim that votes over seeds.
 
     reproduced: at least `min_seeds` seeds and at least `min_fraction` of them hold;
-    not reproduced: more than 1 - `min_fraction` of the seeds fail (so it cannot reach the bar);
+    not reproduced: so many seeds fail that the bar is out of reach even if every undecided seed held;
     inconclusive: too few seeds, or too many undecided seeds to tell either way.
+    (Counted without 1 - min_fraction, which is 0.19999999999999996 for 0.8: one failing seed in five would
+    read "more than 20%" and turn an undecided, censored seed into a failure.)
     """
     if v.n < min_seeds:
         return Status.INCONCLUSIVE
     if v.holds >= min_fraction * v.n:
         return Status.REPRODUCED
-    if v.fails > (1 - min_fraction) * v.n:
+    if v.n - v.fails < min_fraction * v.n:
         return Status.NOT_REPRODUCED
     return Status.INCONCLUSIVE
+
+
+@dataclass(frozen=True)
+class Part:
+    """One part of a claim's rule: its status, and whether undecided measurements (censored at the budget, pinned
+    at a ceiling) leave it open: it would read otherwise had they been measured, one way or the other."""
+
+    status: Status
+    open: bool
+    measured: str
+
+
+def vote_part(outcomes: Iterable[bool | None], measured: str, *, min_seeds: int, min_fraction: float) -> Part:
+    """The per-seed vote as a part (`{vote}` in `measured` becomes "k/n seeds"), open when the undecided seeds
+    could make it pass and could make it fail."""
+    v = vote(outcomes)
+    rule = lambda w: majority_status(w, min_seeds=min_seeds, min_fraction=min_fraction)  # noqa: E731
+    best, worst = rule(SeedVote(v.holds + v.undecided, v.fails, 0)), rule(SeedVote(v.holds, v.fails + v.undecided, 0))
+    return Part(rule(v), best is not worst, measured.replace("{vote}", v.fmt()))
+
+
+def settled(parts: Sequence[Part], measured: str) -> Holds:
+    """The precondition "undecided measurements do not leave the verdict open": it holds when no part is open, or
+    when the decided parts already make the rule fail (more measurement could not rescue it)."""
+    open_parts = [p.measured for p in parts if p.open]
+    if not open_parts:
+        return Holds(True, measured)
+    if combine([p.status for p in parts]) is Status.NOT_REPRODUCED:
+        return Holds(True, f"{measured}; left open: {'; '.join(open_parts)}; but the decided parts already make the "
+                           "rule fail")
+    return Holds(False, f"{measured}; these could make the rule pass or fail: {'; '.join(open_parts)}")
 
 
 def combine(statuses: Iterable[Status]) -> Status:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from repro.paths import RESULTS
 from repro.report.html import ReportError, build
 
 
@@ -18,7 +19,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--scale", required=True)
     p.add_argument("--experiments", required=True, nargs="+", metavar="EXPERIMENT")
     p.add_argument("--out", required=True, help="the HTML file to write, e.g. reports/<scale>/index.html")
-    p.add_argument("--results", default="results", help="results root (default: results)")
+    p.add_argument("--results", default=RESULTS, help=f"results root (default: {RESULTS})")
     args = p.parse_args(argv)
     try:
         out = build(args.scale, args.experiments, args.out, args.results)

@@ -17,7 +17,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from markupsafe import Markup
 
 from repro.io import write_text
-from repro.paths import CAPTIONS_JSON, CLAIMS_JSON, FIGURES_DIR, SUMMARY_JSON, experiment_dir
+from repro.paths import CAPTIONS_JSON, CLAIMS_JSON, FIGURES_DIR, RESULTS, SUMMARY_JSON, experiment_dir
 
 TEMPLATE = "template.html.j2"
 STATUSES = ("reproduced", "not reproduced", "inconclusive")
@@ -47,7 +47,7 @@ def _read_json(path: Path, what: str):
         raise ReportError(f"cannot read {what} {path}: {e}") from None
 
 
-def load_experiment(scale: str, experiment: str, root: str | Path = "results") -> ExperimentResults:
+def load_experiment(scale: str, experiment: str, root: str | Path = RESULTS) -> ExperimentResults:
     d = experiment_dir(scale, experiment, root)
     if not d.is_dir():
         raise ReportError(f"no aggregated results for {experiment} at scale {scale}: {d} does not exist "
@@ -170,7 +170,7 @@ def render(scale: str, results: list[ExperimentResults]) -> str:
     return environment().get_template(TEMPLATE).render(**_context(scale, results))
 
 
-def build(scale: str, experiments: list[str], out: str | Path, root: str | Path = "results") -> Path:
+def build(scale: str, experiments: list[str], out: str | Path, root: str | Path = RESULTS) -> Path:
     """Load everything first, render, then write atomically: a failure leaves no (partial) page."""
     if not experiments:
         raise ReportError("no experiments given")

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from omegaconf import MISSING
 import pandas as pd
 import torch
+from omegaconf import MISSING
 
 from repro.config import ConfigError, one_of, positive
 from repro.data import DataRef, load
@@ -30,13 +30,10 @@ RESUMABLE = True
 class RFConfig:
     """Belkin et al. 2019 (arXiv 1812.11118) §3: random ReLU features, min-norm least squares."""
 
-    n_train: list[int] = field(default_factory=lambda: [1000, 2000])
-    # N / n_train[0]; dense around 1 and 2, the interpolation thresholds of the two n
-    ratios: list[float] = field(default_factory=lambda: [
-        0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 1.0, 1.05, 1.1, 1.2, 1.3, 1.5, 1.7, 1.8, 1.9,
-        2.0, 2.1, 2.2, 2.5, 3.0, 4.0, 6.0, 8.0])
-    scale: float = 1.0  # feature weights ~ N(0, scale²/d)
-    n_test: int = 5000
+    n_train: list[int] = field(default=MISSING)
+    ratios: list[float] = field(default=MISSING)  # N / n_train[0]; dense around the two n's thresholds
+    scale: float = MISSING  # feature weights ~ N(0, scale²/d)
+    n_test: int = MISSING
 
     def __post_init__(self) -> None:
         for n in self.n_train:
@@ -52,18 +49,18 @@ class MLPConfig:
     """Nakkiran et al. 2019 (arXiv 1912.02292) model-wise double descent, as the MNIST-1D project's MLP
     sweep: MLP 40-h-h-10, 15% label noise, 4000 training samples, SGD, 500 epochs."""
 
-    n_train: int = 4000
-    widths: list[int] = field(default_factory=lambda: [4, 8, 12, 16, 24, 32, 40, 48, 64, 96, 128, 192, 256])
-    noise: list[float] = field(default_factory=lambda: [0.0, 0.15, 0.2])
-    noise_seed: int = 0  # the noisy labels are drawn once, from this seed (shared by all model seeds)
-    sample_wise_n: int = 2000  # a second, smaller n at sample_wise_noise, for DD4
-    sample_wise_noise: float = 0.15
-    epochs: int = 500
-    batch_size: int = 100
-    lr: float = 0.05
-    momentum: float = 0.9
-    n_records: int = 40
-    n_test: int = 9000
+    n_train: int = MISSING
+    widths: list[int] = field(default=MISSING)
+    noise: list[float] = field(default=MISSING)
+    noise_seed: int = MISSING  # the noisy labels are drawn once, from this seed (shared by all model seeds)
+    sample_wise_n: int = MISSING  # a second, smaller n at sample_wise_noise, for DD4
+    sample_wise_noise: float = MISSING
+    epochs: int = MISSING
+    batch_size: int = MISSING
+    lr: float = MISSING
+    momentum: float = MISSING
+    n_records: int = MISSING
+    n_test: int = MISSING
 
     def __post_init__(self) -> None:
         positive("experiment.mlp.n_train", self.n_train)
@@ -87,18 +84,17 @@ class ImageConfig:
     """Nakkiran et al. 2019, Figs. 1 and 4: pre-activation ResNet18 and a 5-layer CNN with widths
     [k, 2k, 4k, 8k] on CIFAR-10; Adam lr 1e-4, 4k epochs, batch 128, random crop (pad 4) + flip."""
 
-    enabled: bool = False
-    archs: list[str] = field(default_factory=lambda: ["resnet18", "cnn5"])
-    k_groups: list[list[int]] = field(default_factory=lambda: [[1, 2, 3, 4], [5, 6, 8], [10, 12, 14], [16, 20],
-                                                               [24, 32], [48], [64]])
-    noise: list[float] = field(default_factory=lambda: [0.0, 0.1, 0.15, 0.2])
-    epochs: int = 4000
-    batch_size: int = 128
-    lr: float = 1e-4
-    subset: int | None = None  # use only the first `subset` training images (tests)
-    max_steps: int | None = None  # stop each model after this many steps (tests)
-    n_records: int = 30
-    seeds: int = 5  # one job per (arch, width group, noise, seed): seeds 0 .. seeds-1
+    enabled: bool = MISSING
+    archs: list[str] = field(default=MISSING)
+    k_groups: list[list[int]] = field(default=MISSING)
+    noise: list[float] = field(default=MISSING)
+    epochs: int = MISSING
+    batch_size: int = MISSING
+    lr: float = MISSING
+    subset: int | None = MISSING  # use only the first `subset` training images (tests); null: all
+    max_steps: int | None = MISSING  # stop each model after this many steps (tests); null: no cap
+    n_records: int = MISSING
+    seeds: int = MISSING  # one job per (arch, width group, noise, seed): seeds 0 .. seeds-1
 
     def __post_init__(self) -> None:
         positive("experiment.image.seeds", self.seeds)
@@ -117,12 +113,15 @@ class ImageConfig:
 
 @dataclass
 class Config:
-    name: str = "double_descent"
-    data: dict = field(default_factory=lambda: {"num_samples": 15000, "train_split": 0.4, "seed": 42})
-    rf: RFConfig = field(default_factory=RFConfig)
-    mlp: MLPConfig = field(default_factory=MLPConfig)
-    image: ImageConfig = field(default_factory=ImageConfig)
-    deviations: dict[str, str] = field(default_factory=dict)
+    """The experiment's schema. Every value comes from conf/ (conf/experiment/double_descent.yaml and
+    conf/preset/double_descent/<scale>.yaml), never from a Python default: a key missing there is an error."""
+
+    name: str = MISSING
+    data: dict = field(default=MISSING)
+    rf: RFConfig = MISSING
+    mlp: MLPConfig = MISSING
+    image: ImageConfig = MISSING
+    deviations: dict[str, str] = field(default=MISSING)
     first_seed: int = MISSING  # the seeds are first_seed, first_seed + 1, ... (conf/experiment/<name>.yaml)
 
     def __post_init__(self) -> None:

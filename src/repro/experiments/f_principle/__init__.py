@@ -14,9 +14,9 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from omegaconf import MISSING
 import pandas as pd
 import torch
+from omegaconf import MISSING
 
 from repro.config import ConfigError, one_of, positive
 from repro.data import DataRef, load
@@ -36,17 +36,16 @@ RESUMABLE = True
 class FP1Config:
     """1-D sum of sines, full-batch Adam (Xu et al.'s code: tanh 200-200-200-100, lr 2e-4)."""
 
-    interval: list[float] = field(default_factory=lambda: [-5.0, 5.0])
-    n_points: int = 101
-    frequencies: list[float] = field(default_factory=lambda: [1.0, 3.0, 5.0])
-    amplitudes: dict[str, list[float]] = field(
-        default_factory=lambda: {"rising": [1.0, 2.0, 3.0], "falling": [3.0, 2.0, 1.0]})
-    activations: list[str] = field(default_factory=lambda: ["tanh", "relu"])
-    hidden: list[int] = field(default_factory=lambda: [200, 200, 200, 100])
-    init: str = "glorot_uniform"
-    lr: float = 2e-4
-    steps: int = 3000
-    n_records: int = 150  # log-spaced steps kept for the heat map
+    interval: list[float] = field(default=MISSING)
+    n_points: int = MISSING
+    frequencies: list[float] = field(default=MISSING)
+    amplitudes: dict[str, list[float]] = field(default=MISSING)  # target name -> one amplitude per frequency
+    activations: list[str] = field(default=MISSING)
+    hidden: list[int] = field(default=MISSING)
+    init: str = MISSING
+    lr: float = MISSING
+    steps: int = MISSING
+    n_records: int = MISSING  # log-spaced steps kept for the heat map
 
     def __post_init__(self) -> None:
         if len(self.interval) != 2 or self.interval[0] >= self.interval[1]:
@@ -68,16 +67,16 @@ class FP1Config:
 class FP2Config:
     """The filtering method on MNIST-1D (generated offline), MSE on one-hot targets, full-batch Adam."""
 
-    data: dict = field(default_factory=lambda: {"num_samples": 5000, "train_split": 0.8, "seed": 42})
-    n_train: int = 4000
-    hidden: list[int] = field(default_factory=lambda: [256, 256])
-    activation: str = "relu"
-    lr: float = 1e-3
-    steps: int = 2000
+    data: dict = field(default=MISSING)  # the MNIST-1D generator's arguments
+    n_train: int = MISSING
+    hidden: list[int] = field(default=MISSING)
+    activation: str = MISSING
+    lr: float = MISSING
+    steps: int = MISSING
     # δ (a variance on squared input distance, as in Xu et al.'s code), in units of the median
     # squared pairwise distance of the training inputs
-    deltas: list[float] = field(default_factory=lambda: [0.02, 0.05, 0.1, 0.2, 0.5])
-    n_records: int = 60
+    deltas: list[float] = field(default=MISSING)
+    n_records: int = MISSING
 
     def __post_init__(self) -> None:
         positive("experiment.fp2.n_train", self.n_train)
@@ -94,13 +93,13 @@ class FP2Config:
 class FP3Config:
     """f(x) = m^-1/2 Σ a_r relu(w_r·x + b_r) on n points of the circle; only w (and b) trained by GD."""
 
-    ks: list[int] = field(default_factory=lambda: [1, 2, 3, 4, 5, 6, 7, 8])
-    n_points: int = 64
-    width: int = 2000  # m; half the units mirror the other half with a_r of opposite sign, so f₀ = 0
-    init_std: float = 1.0
-    lr: float = 0.5
-    max_steps: int = 8000
-    n_records: int = 60
+    ks: list[int] = field(default=MISSING)
+    n_points: int = MISSING
+    width: int = MISSING  # m; half the units mirror the other half with a_r of opposite sign, so f₀ = 0
+    init_std: float = MISSING
+    lr: float = MISSING
+    max_steps: int = MISSING
+    n_records: int = MISSING
 
     def __post_init__(self) -> None:
         for k in self.ks:
@@ -117,11 +116,14 @@ class FP3Config:
 
 @dataclass
 class Config:
-    name: str = "f_principle"
-    fp1: FP1Config = field(default_factory=FP1Config)
-    fp2: FP2Config = field(default_factory=FP2Config)
-    fp3: FP3Config = field(default_factory=FP3Config)
-    deviations: dict[str, str] = field(default_factory=dict)  # config key -> why this scale differs from the paper
+    """The experiment's schema. Every value comes from conf/ (conf/experiment/f_principle.yaml and
+    conf/preset/f_principle/<scale>.yaml), never from a Python default: a key missing there is an error."""
+
+    name: str = MISSING
+    fp1: FP1Config = MISSING
+    fp2: FP2Config = MISSING
+    fp3: FP3Config = MISSING
+    deviations: dict[str, str] = field(default=MISSING)  # config key -> why this scale differs from the paper
     first_seed: int = MISSING  # the seeds are first_seed, first_seed + 1, ... (conf/experiment/<name>.yaml)
 
     def __post_init__(self) -> None:

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from omegaconf import MISSING
 import pandas as pd
 import torch
+from omegaconf import MISSING
 
 from repro.config import ConfigError, one_of, positive
 from repro.data import DataRef, load
@@ -28,22 +28,25 @@ RESUMABLE = True
 
 @dataclass
 class Config:
-    """Shwartz-Ziv & Tishby 2017 (arXiv 1703.00810) §3 and Saxe et al. 2018 (ICLR) §2."""
+    """Shwartz-Ziv & Tishby 2017 (arXiv 1703.00810) §3 and Saxe et al. 2018 (ICLR) §2.
 
-    name: str = "info_bottleneck"
-    hidden: list[int] = field(default_factory=lambda: [10, 7, 5, 4, 3])
-    activations: list[str] = field(default_factory=lambda: ["tanh", "relu"])
-    lr: float = 4e-4
-    batch_size: int = 256
-    epochs: int = 8000
-    train_fraction: float = 0.8
-    split_seed: int = 0  # the 80/20 split is shuffled with this seed (the original split the ordered file)
-    n_records: int = 80  # log-spaced epochs at which the information is estimated
-    bins: list[int] = field(default_factory=lambda: [10, 30, 100])
-    kde_noise_var: float = 1e-3  # Saxe et al. (artemyk/ibsgd) for the 12-bit network
-    kde_records: int = 40  # KDE (4096² distances per layer) on this many of the record epochs
-    mnist: MnistNetwork = field(default_factory=MnistNetwork)  # Saxe et al.'s MNIST network (its own shard)
-    deviations: dict[str, str] = field(default_factory=dict)
+    Every value comes from conf/ (conf/experiment/info_bottleneck.yaml and conf/preset/info_bottleneck/<scale>.yaml),
+    never from a Python default: a key missing there is an error."""
+
+    name: str = MISSING
+    hidden: list[int] = field(default=MISSING)
+    activations: list[str] = field(default=MISSING)
+    lr: float = MISSING
+    batch_size: int = MISSING
+    epochs: int = MISSING
+    train_fraction: float = MISSING
+    split_seed: int = MISSING  # the 80/20 split is shuffled with this seed (the original split the ordered file)
+    n_records: int = MISSING  # log-spaced epochs at which the information is estimated
+    bins: list[int] = field(default=MISSING)
+    kde_noise_var: float = MISSING  # Saxe et al. (artemyk/ibsgd) for the 12-bit network
+    kde_records: int = MISSING  # KDE (4096² distances per layer) on this many of the record epochs
+    mnist: MnistNetwork = MISSING  # Saxe et al.'s MNIST network (its own shard)
+    deviations: dict[str, str] = field(default=MISSING)  # config key -> why this scale differs from the paper
     first_seed: int = MISSING  # the seeds are first_seed, first_seed + 1, ... (conf/experiment/<name>.yaml)
 
     def __post_init__(self) -> None:

@@ -19,8 +19,13 @@ a float64 numpy array of shape ``[B]`` for a batch.
 * :func:`kde_mi` -- the Kolchinsky & Tracey pairwise-distance (KL) upper bound on the entropy of ``T + N(0, s2 I)``.
 * :func:`saturated_fraction`, :func:`ceiling_bits`, :func:`is_pinned` -- helpers for reading the curves.
 
-Counting is exact (rows are relabelled to dense integer ids by sorting, no hashing); all models of a batch are
-counted in one pass.
+Counting is exact (rows are relabelled to dense integer ids by sorting, no hashing).
+
+**Batch invariance.** A model's numbers do not depend on which other models share its batch, bit for bit: every
+estimator works one model at a time, on arrays that hold that model's data alone and whose shapes do not depend
+on ``B`` (bin edges from that model's min / max, its own row ids and labels, its own KDE distance blocks), and
+reduces in float64.  (Batched arithmetic is not invariant: which BLAS or vectorised kernel a CPU library picks
+for a ``[B, n, d]`` operand, and so its rounding, can depend on ``B``.)
 """
 
 from __future__ import annotations
@@ -72,15 +77,23 @@ def _as_batch(t) -> tuple[np.ndarray, bool]:
     raise ValueError(f"activations must have shape [n], [n, d] or [B, n, d], got {x.shape}")
 
 
-def _labels(y, batch: int, n: int) -> tuple[np.ndarray, int]:
-    """Labels as dense class indices ``[B, n]`` (int64) and the number of classes."""
+def _labels(y, batch: int, n: int) -> list[tuple[np.ndarray, int]]:
+    """Per model: its labels as dense class indices ``[n]`` (int64, ranks among its own label values) and its number
+    of classes.  ``y`` is ``[n]`` (shared) or ``[B, n]``."""
     lab = np.asarray(y.detach().cpu().numpy() if isinstance(y, torch.Tensor) else y)
     if lab.ndim == 1:
-        lab = np.broadcast_to(lab[None], (batch, lab.shape[0]))
+        if lab.shape != (n,):
+            raise ValueError(f"labels must have shape [n] or [B, n] = [{batch}, {n}], got {lab.shape}")
+        _, idx = np.unique(lab, return_inverse=True)
+        shared = (idx.reshape(n).astype(np.int64), int(idx.max()) + 1)
+        return [shared] * batch
     if lab.shape != (batch, n):
         raise ValueError(f"labels must have shape [n] or [B, n] = [{batch}, {n}], got {lab.shape}")
-    _, idx = np.unique(lab, return_inverse=True)
-    return idx.reshape(batch, n).astype(np.int64), int(idx.max()) + 1
+    out = []
+    for row in lab:
+        _, idx = np.unique(row, return_inverse=True)
+        out.append((idx.reshape(n).astype(np.int64), int(idx.max()) + 1))
+    return out
 
 
 def _out(values, batched: bool):
@@ -89,49 +102,56 @@ def _out(values, batched: bool):
 
 
 # --------------------------------------------------------------------------------------------------- counting
-# (numpy: single-threaded sorts of B*n keys, a few ms, and immune to a busy second core)
+# (numpy, one model at a time: single-threaded sorts of n keys, well under a millisecond each)
 
 
-def _row_ids(codes: np.ndarray, radix: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Dense ids of the rows of ``codes`` [B, n, d] (integers in [0, radix)), distinct across models.
+def _row_ids(codes: np.ndarray, radix: int) -> tuple[np.ndarray, np.ndarray]:
+    """Dense ids of the rows of one model's ``codes`` [n, d] (integers in [0, radix)).
 
-    Returns (``inverse`` [B, n]: id of each row, ``counts`` [U]: rows per id, ``owner`` [U]: model of each id).
-    Rows are packed as mixed-radix numbers led by the model index; whenever the next digit could overflow int64
-    the numbers are replaced by their ranks (< B n), so the ids are exact.
+    Returns (``inverse`` [n]: id of each row, ``counts`` [U]: rows per id), ids in the lexicographic order of the
+    rows.  Rows are packed as mixed-radix numbers; whenever the next digit could overflow int64 the numbers are
+    replaced by their ranks (< n), so the ids are exact.
     """
-    batch, n, d = codes.shape
-    key = np.repeat(np.arange(batch, dtype=np.int64), n)
-    bound = batch  # key < bound
+    n, d = codes.shape
+    key = np.zeros(n, dtype=np.int64)
+    bound = 1  # key < bound
     limit = 2**62 // max(radix, 2)
     for k in range(d):
         if bound > limit:
             _, key = np.unique(key, return_inverse=True)
+            key = key.reshape(n).astype(np.int64)
             bound = int(key.max()) + 1
-        key = key * radix + codes[:, :, k].reshape(-1)
+        key = key * radix + codes[:, k]
         bound *= radix
-    _, first, inverse, counts = np.unique(key, return_index=True, return_inverse=True, return_counts=True)
-    owner = first // n
-    return inverse.reshape(batch, n), counts, owner
+    _, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
+    return inverse.reshape(n), counts
 
 
-def _xlogx(counts: np.ndarray) -> np.ndarray:
+def _sum_xlogx(counts: np.ndarray) -> float:
+    """sum c log c (nats) over a 1-D array of counts, in float64."""
     c = np.asarray(counts, dtype=np.float64)
-    return c * np.log(np.maximum(c, 1.0))
+    return float(np.sum(c * np.log(np.maximum(c, 1.0))))
 
 
-def _code_entropies(codes: np.ndarray, radix: int, y) -> tuple[np.ndarray, np.ndarray]:
-    """(H(T), I(T;Y)) in bits, per model, of discrete codes ``[B, n, d]``."""
-    batch, n, _ = codes.shape
-    inverse, counts, owner = _row_ids(codes, radix)
-    h_t = math.log(n) - np.bincount(owner, weights=_xlogx(counts), minlength=batch) / n  # nats
-    lab, n_cls = _labels(y, batch, n)
-    # joint (row id, class): the id already carries the model
-    jkeys, jcounts = np.unique(inverse * n_cls + lab, return_counts=True)
-    s_cls = np.bincount(owner[jkeys // n_cls] * n_cls + jkeys % n_cls, weights=_xlogx(jcounts), minlength=batch * n_cls)
-    n_c = np.bincount((np.arange(batch)[:, None] * n_cls + lab).reshape(-1), minlength=batch * n_cls)
-    # sum_c p_c H(T|c) = sum_c (n_c/n) (log n_c - s_c/n_c) = (sum_c n_c log n_c - s_c) / n
-    h_cond = (_xlogx(n_c) - s_cls).reshape(batch, n_cls).sum(1) / n
+def _code_entropies(codes: np.ndarray, radix: int, lab: np.ndarray, n_cls: int) -> tuple[float, float]:
+    """(H(T), I(T;Y)) in bits of one model's discrete codes ``[n, d]`` and dense labels ``[n]``."""
+    n = codes.shape[0]
+    inverse, counts = _row_ids(codes, radix)
+    h_t = math.log(n) - _sum_xlogx(counts) / n  # nats
+    # joint (row id, class), and the classes
+    _, jcounts = np.unique(inverse * n_cls + lab, return_counts=True)
+    n_c = np.bincount(lab, minlength=n_cls)
+    # sum_c p_c H(T|c) = sum_c (n_c/n) (log n_c - s_c/n_c) = (sum_c n_c log n_c - sum_c s_c) / n,
+    # s_c = sum over the ids of class c of count log count: together, the joint counts
+    h_cond = (_sum_xlogx(n_c) - _sum_xlogx(jcounts)) / n
     return h_t / LOG2, (h_t - h_cond) / LOG2
+
+
+def _per_model(x: np.ndarray, y, fn) -> tuple[np.ndarray, np.ndarray]:
+    """(I(X;T), I(T;Y)) arrays ``[B]`` of ``fn(model's activations [n, d], its labels, its number of classes)``."""
+    batch, n, _ = x.shape
+    res = [fn(np.array(x[b]), lab, n_cls) for b, (lab, n_cls) in enumerate(_labels(y, batch, n))]
+    return np.array([r[0] for r in res], dtype=np.float64), np.array([r[1] for r in res], dtype=np.float64)
 
 
 # ---------------------------------------------------------------------------------------------------- binning
@@ -151,14 +171,17 @@ def binned_mi(t, y, n_bins: int = 30, lo: float = -1.0, hi: float = 1.0, origina
     ``lo`` land in the same code as values ``>= hi``.
     """
     x, batched = _as_batch(t)
-    if original_edges:
-        edges = np.linspace(lo, hi, n_bins, dtype=np.float32)
-        codes = np.digitize(x.astype(np.float32), edges) - 1
-        codes[codes < 0] = n_bins - 1
-    else:
-        b = x.shape[0]
-        codes = _bin_index(x, np.full(b, float(lo)), np.full(b, float(hi)), n_bins)
-    h, ity = _code_entropies(codes, n_bins, y)
+
+    def one(xb: np.ndarray, lab: np.ndarray, n_cls: int) -> tuple[float, float]:
+        if original_edges:
+            edges = np.linspace(lo, hi, n_bins, dtype=np.float32)
+            codes = np.digitize(xb.astype(np.float32), edges) - 1
+            codes[codes < 0] = n_bins - 1
+        else:
+            codes = _bin_index(xb, float(lo), float(hi), n_bins)
+        return _code_entropies(codes, n_bins, lab, n_cls)
+
+    h, ity = _per_model(x, y, one)
     return _out(h, batched), _out(ity, batched)
 
 
@@ -170,17 +193,20 @@ def adaptive_binned_mi(t, y, n_bins: int = 30):
     bin.  A constant layer gives 0 bits.
     """
     x, batched = _as_batch(t)
-    flat = x.reshape(x.shape[0], -1)
-    codes = _bin_index(x, flat.min(1).astype(np.float64), flat.max(1).astype(np.float64), n_bins)
-    h, ity = _code_entropies(codes, n_bins, y)
+
+    def one(xb: np.ndarray, lab: np.ndarray, n_cls: int) -> tuple[float, float]:
+        codes = _bin_index(xb, float(xb.min()), float(xb.max()), n_bins)  # min / max: exact, in any order
+        return _code_entropies(codes, n_bins, lab, n_cls)
+
+    h, ity = _per_model(x, y, one)
     return _out(h, batched), _out(ity, batched)
 
 
-def _bin_index(x: np.ndarray, lo: np.ndarray, hi: np.ndarray, n_bins: int) -> np.ndarray:
-    """Index in [0, n_bins) of equal-width bins over [lo_b, hi_b] per model; outside values clipped to the edges."""
+def _bin_index(x: np.ndarray, lo: float, hi: float, n_bins: int) -> np.ndarray:
+    """Index in [0, n_bins) of equal-width bins over [lo, hi] (float64); outside values clipped to the edges."""
     width = (hi - lo) / n_bins
-    width = np.where(width > 0, width, 1.0)
-    z = (x.astype(np.float64) - lo[:, None, None]) / width[:, None, None]
+    width = width if width > 0 else 1.0
+    z = (x.astype(np.float64) - lo) / width
     return np.clip(np.floor(z), 0, n_bins - 1).astype(np.int64)
 
 
@@ -216,63 +242,82 @@ def kde_mi(
     the symmetry of ``K`` (each block pair once).  ``n_anchors``, if given, averages the outer ``mean_i`` over that
     many rows ``i`` only, drawn without replacement with seed ``anchor_seed`` (the same rows for every model and
     call; every ``j`` still counts): an unbiased estimate of the full value, ``n / n_anchors`` times cheaper.
-    Exact (``n_anchors=None``) costs ~0.15 s for B = 10, n = 4096 on 2 idle cores; a second busy process on the
-    same cores can slow torch's 2-thread kernels ~10x (``torch.set_num_threads(1)`` then helps).  ``device``
-    is where the kernel sums run (a GPU for the 10 000 test images of the MNIST network).
+    Models are evaluated one at a time (2-D matmuls whose shapes do not depend on ``B``; final means in float64),
+    so a model's result is bit-identical whichever models share its batch.  Exact (``n_anchors=None``) costs
+    ~0.2 s for B = 10, n = 4096, d = 10 on one idle core; a second busy process on the same cores can slow torch's
+    2-thread kernels ~10x (``torch.set_num_threads(1)`` then helps).  ``device`` is where the kernel sums run (a
+    GPU for the 10 000 test images of the MNIST network).
     """
     if noise_var <= 0:
         raise ValueError("noise_var must be positive")
     x, batched = _as_batch(t)
-    x = torch.from_numpy(x.astype(np.float64)).to(device)
-    batch, n, _ = x.shape
-    lab, n_cls = _labels(y, batch, n)
-    lab = torch.from_numpy(lab).to(device)
-    onehot = torch.nn.functional.one_hot(lab, n_cls).to(torch.float32)  # [B, n, C]
-    n_c = onehot.sum(1).to(torch.float64)  # [B, C]
-    x = x - x.mean(1, keepdim=True)
-    sq = (x * x).sum(-1, keepdim=True)
-    inv = 1.0 / noise_var
-    ones = torch.ones_like(sq)
-    # <rows_i, cols_j> = t_i.t_j / s2 - |t_i|^2 / (2 s2) - |t_j|^2 / (2 s2) = -||t_i - t_j||^2 / (2 s2)
-    rows = torch.cat([x * inv, -0.5 * inv * sq, ones], -1)
-    cols = torch.cat([x, ones, -0.5 * inv * sq], -1)
+    n = x.shape[1]
+    if n_anchors is None or n_anchors >= n:
+        anchors = None
+    else:
+        gen = torch.Generator().manual_seed(anchor_seed)
+        anchors = torch.randperm(n, generator=gen)[: max(int(n_anchors), 1)].sort().values
 
-    def kernel(i0: int, i1: int, j0: int, j1: int, idx: torch.Tensor | None = None) -> torch.Tensor:
-        r = rows[:, i0:i1] if idx is None else rows[:, idx]
+    def one(xb: np.ndarray, lab: np.ndarray, n_cls: int) -> tuple[float, float]:
+        return _kde_one(xb, lab, n_cls, noise_var, anchors, block, device)
+
+    ixt, ity = _per_model(x, y, one)
+    return _out(ixt, batched), _out(ity, batched)
+
+
+def _kde_one(xb: np.ndarray, lab: np.ndarray, n_cls: int, noise_var: float, anchors: torch.Tensor | None,
+             block: int, device) -> tuple[float, float]:
+    """:func:`kde_mi` of one model: activations ``[n, d]``, dense labels ``[n]``; (I(X;T), I(T;Y)) in bits."""
+    n = xb.shape[0]
+    x = xb.astype(np.float64)
+    x = x - x.mean(0)  # float64, one model: the same sums whatever the batch
+    sq = (x * x).sum(1, keepdims=True)
+    inv = 1.0 / noise_var
+    ones = np.ones_like(sq)
+    # <rows_i, cols_j> = t_i.t_j / s2 - |t_i|^2 / (2 s2) - |t_j|^2 / (2 s2) = -||t_i - t_j||^2 / (2 s2)
+    # torch.tensor copies into torch's own (64-byte aligned) memory: every model's BLAS calls see the same
+    # shapes, strides and alignment
+    rows = torch.tensor(np.concatenate([x * inv, -0.5 * inv * sq, ones], 1), device=device)
+    cols = torch.tensor(np.concatenate([x, ones, -0.5 * inv * sq], 1), device=device)
+    onehot = torch.nn.functional.one_hot(torch.from_numpy(lab).to(device), n_cls).to(torch.float32)  # [n, C]
+
+    def kernel(r: torch.Tensor, j0: int, j1: int) -> torch.Tensor:
         # exponents below -_EXP_FLOOR are raised to it: exp(-80) ~ 2e-35 is nothing beside the self term 1, and
         # it keeps exp off its very slow underflow path; float32 from here on (the exponent is exact to ~1e-6)
-        s = torch.bmm(r, cols[:, j0:j1].transpose(1, 2)).clamp_(min=-_EXP_FLOOR, max=0.0)
+        s = torch.mm(r, cols[j0:j1].t()).clamp_(min=-_EXP_FLOOR, max=0.0)
         return s.to(torch.float32).exp_()
 
     with torch.no_grad():
-        if n_anchors is None or n_anchors >= n:
-            anchors = torch.arange(n, device=device)
-            sums = torch.zeros(batch, n, n_cls, dtype=torch.float64, device=device)  # sum_{j in c} K_ij
+        if anchors is None:
+            sums = torch.zeros(n, n_cls, dtype=torch.float64, device=device)  # sum_{j in c} K_ij
             starts = list(range(0, n, block))
             for bi, i0 in enumerate(starts):
                 i1 = min(i0 + block, n)
                 for j0 in starts[bi:]:
                     j1 = min(j0 + block, n)
-                    k = kernel(i0, i1, j0, j1)
-                    sums[:, i0:i1] += torch.bmm(k, onehot[:, j0:j1])
+                    k = kernel(rows[i0:i1], j0, j1)
+                    sums[i0:i1] += torch.mm(k, onehot[j0:j1])
                     if j0 != i0:
-                        sums[:, j0:j1] += torch.bmm(k.transpose(1, 2), onehot[:, i0:i1])
+                        sums[j0:j1] += torch.mm(k.t(), onehot[i0:i1])
+            a_idx = np.arange(n)
         else:
-            gen = torch.Generator().manual_seed(anchor_seed)
-            anchors = torch.randperm(n, generator=gen)[: max(int(n_anchors), 1)].sort().values.to(device)
-            sums = torch.zeros(batch, anchors.numel(), n_cls, dtype=torch.float64, device=device)
-            for a0 in range(0, anchors.numel(), block):
-                idx = anchors[a0 : a0 + block]
+            idx_all = anchors.to(device)
+            sums = torch.zeros(idx_all.numel(), n_cls, dtype=torch.float64, device=device)
+            for a0 in range(0, idx_all.numel(), block):
+                idx = idx_all[a0 : a0 + block]
+                r = rows[idx]
                 for j0 in range(0, n, block):
                     j1 = min(j0 + block, n)
-                    sums[:, a0 : a0 + idx.numel()] += torch.bmm(kernel(0, 0, j0, j1, idx), onehot[:, j0:j1])
-        full = sums.sum(-1)  # >= 1: the self term
-        a_lab = lab[:, anchors]
-        own = sums.gather(2, a_lab[..., None])[..., 0]
-        own_n = n_c.gather(1, a_lab)
-        ixt = -(torch.log(full) - math.log(n)).mean(1)
-        ity = (torch.log(own) - torch.log(own_n)).mean(1) + ixt
-    return _out((ixt / LOG2).cpu().numpy(), batched), _out((ity / LOG2).cpu().numpy(), batched)
+                    sums[a0 : a0 + idx.numel()] += torch.mm(kernel(r, j0, j1), onehot[j0:j1])
+            a_idx = anchors.numpy()
+    sums = sums.cpu().numpy()
+    full = sums.sum(1)  # >= 1: the self term
+    a_lab = lab[a_idx]
+    own = sums[np.arange(len(a_idx)), a_lab]
+    own_n = np.bincount(lab, minlength=n_cls).astype(np.float64)[a_lab]
+    ixt = -float(np.mean(np.log(full) - math.log(n)))
+    ity = float(np.mean(np.log(own) - np.log(own_n))) + ixt
+    return ixt / LOG2, ity / LOG2
 
 
 # ---------------------------------------------------------------------------------------------------- helpers
@@ -281,7 +326,7 @@ def kde_mi(
 def saturated_fraction(t, threshold: float = 0.9):
     """Fraction of activations with ``|t| > threshold``, per model (over all units and samples)."""
     x, batched = _as_batch(t)
-    frac = (np.abs(x) > threshold).reshape(x.shape[0], -1).mean(1)
+    frac = [np.count_nonzero(np.abs(xb) > threshold) / xb.size for xb in x]  # exact counts, per model
     return _out(frac, batched)
 
 

@@ -15,12 +15,33 @@ import torch
 from repro.experiments.info_bottleneck import estimators as est
 from repro.train import MinibatchOrder, log_spaced_steps, train
 
-MODEL_CHUNK = 8  # binning counts this many models at once: bounds the integer codes of wide layers in memory
 
+def per_model_layers(model, x: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
+    """`model.layers(x)` (hidden layers [B, n, width] after their activation, logits [B, n, out]) computed one model
+    at a time, so that each model's numbers are bit-identical whichever models share the batch.
 
-def _chunked(fn, t: torch.Tensor, y: np.ndarray, **kw) -> tuple[np.ndarray, np.ndarray]:
-    parts = [fn(t[i:i + MODEL_CHUNK].detach().cpu(), y, **kw) for i in range(0, len(t), MODEL_CHUNK)]
-    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+    The batched forward is one `baddbmm` over the B models, and which BLAS kernel the CPU library picks for a
+    [B, n, d] operand (so its rounding) can depend on B; here every model runs the same 2-D matmuls on its own
+    fresh (aligned) copy of its weights, with shapes that do not depend on B. Cost: B small matmuls instead of one
+    batched one, per recorded epoch."""
+    from repro.nn.batched import ACTIVATIONS
+
+    n_layers, n_models = len(model.weights), model.n_models
+    n = x.shape[-2]
+    with torch.no_grad():
+        out = [torch.empty(n_models, n, w.shape[-1], dtype=w.dtype, device=w.device) for w in model.weights]
+        for b in range(n_models):
+            h = x.contiguous() if x.dim() == 2 else x[b].clone(memory_format=torch.contiguous_format)
+            act = ACTIVATIONS[model.activations[b]]
+            for i, w in enumerate(model.weights):
+                wb = (w[b] * model.masks[i][b]) if model.masks is not None else w[b].clone()
+                h = torch.mm(h, wb)  # h: a fresh tensor of its own, never a slice of `out`
+                if model.bias:
+                    h = h + model.biases[i][b].clone()
+                if i < n_layers - 1:
+                    h = act(h)
+                out[i][b] = h
+    return out[:-1], out[-1]
 
 
 def layer_rows(layers: Sequence[torch.Tensor], y: np.ndarray, points: Sequence[tuple[str, int]], epoch: int, *,
@@ -29,11 +50,13 @@ def layer_rows(layers: Sequence[torch.Tensor], y: np.ndarray, points: Sequence[t
     model b = points[b] = (activation, seed)). KDE runs only when `kde_noise_var` is given."""
     rows: list[dict] = []
     for layer, t in enumerate(layers, start=1):
-        results = {f"bin{n}": _chunked(est.binned_mi, t, y, n_bins=n) for n in bins}
-        results |= {f"adaptive{n}": _chunked(est.adaptive_binned_mi, t, y, n_bins=n) for n in bins}
+        # every estimator works one model at a time (see estimators): a model's numbers do not depend on the batch
+        t_cpu = t.detach().cpu()
+        results = {f"bin{n}": est.binned_mi(t_cpu, y, n_bins=n) for n in bins}
+        results |= {f"adaptive{n}": est.adaptive_binned_mi(t_cpu, y, n_bins=n) for n in bins}
         if kde_noise_var is not None:
-            results["kde"] = est.kde_mi(t.detach(), y, noise_var=kde_noise_var, device=device)
-        sat = est.saturated_fraction(t.detach().cpu())
+            results["kde"] = est.kde_mi(t_cpu, y, noise_var=kde_noise_var, device=device)
+        sat = est.saturated_fraction(t_cpu)
         for b, (a, s) in enumerate(points):
             base = {"activation": a, "seed": s, "layer": layer, "step": epoch}
             rows.append(base | {"estimator": None, "metric": "saturation", "value": float(sat[b])})
@@ -76,8 +99,7 @@ def train_in_information_plane(ctx, model, points: Sequence[tuple[str, int]], *,
 
     def record(step: int) -> None:
         epoch = step // per_epoch
-        with torch.no_grad():
-            layers, logits = model.layers(x_info)
+        layers, logits = per_model_layers(model, x_info)  # not model.layers: its batched matmul depends on B
         if acc_index is None:
             rows.extend(accuracy_rows(logits, y_info, points, epoch))
         else:

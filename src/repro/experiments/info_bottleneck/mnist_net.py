@@ -10,10 +10,11 @@ Every (activation, seed) network trains together in one batched model; each draw
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pandas as pd
 import torch
+from omegaconf import MISSING
 
 from repro.config import ConfigError, one_of, positive
 from repro.data import DataRef, load
@@ -26,20 +27,21 @@ N_TRAIN, N_TEST = 60_000, 10_000
 class MnistNetwork:
     """Saxe et al. 2018 Fig. 1C-D (artemyk/ibsgd MNIST notebooks)."""
 
-    enabled: bool = True
-    hidden: list[int] = field(default_factory=lambda: [1024, 20, 20, 20])
-    activations: list[str] = field(default_factory=lambda: ["tanh", "relu"])
-    init: str = "glorot_uniform"  # the Keras Dense default
-    lr: float = 1e-3
-    batch_size: int = 128
-    epochs: int = 10_000
-    seeds: int = 5  # seeds 0 .. seeds-1 of the scale's seeds, per activation
-    subset: int | None = None  # train on the first N training images; None: all 60 000
-    n_test: int = N_TEST  # information on the first n_test test images
-    n_records: int = 60  # log-spaced epochs at which the information is estimated
-    bins: list[int] = field(default_factory=lambda: [30])
-    kde_noise_var: float = 1e-1  # Saxe et al.'s MNIST value (MNIST_ComputeMI.ipynb)
-    kde_records: int = 30
+    # every value from conf/experiment/info_bottleneck.yaml (mnist:), with its source there
+    enabled: bool = MISSING
+    hidden: list[int] = MISSING
+    activations: list[str] = MISSING
+    init: str = MISSING  # glorot_uniform: the Keras Dense default
+    lr: float = MISSING
+    batch_size: int = MISSING
+    epochs: int = MISSING
+    seeds: int = MISSING  # the first `seeds` of the scale's seeds, per activation
+    subset: int | None = MISSING  # train on the first N training images; None: all 60 000
+    n_test: int = MISSING  # information on the first n_test test images
+    n_records: int = MISSING  # log-spaced epochs at which the information is estimated
+    bins: list[int] = MISSING
+    kde_noise_var: float = MISSING  # Saxe et al.'s MNIST value 1e-1 (MNIST_ComputeMI.ipynb)
+    kde_records: int = MISSING
 
     def __post_init__(self) -> None:
         for h in self.hidden:

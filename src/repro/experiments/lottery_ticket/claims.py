@@ -1,9 +1,13 @@
 """The lottery-ticket claims. Each check maps the aggregated table to a verdict.
 
 Every arm's accuracy is read at its early-stopping iteration: the recorded iteration of minimum
-validation loss. Comparisons use medians over seeds; "the seed spread" of a comparison is the larger
-interquartile range of the two groups. Thresholds were fixed when the checks were written, before any
-result was seen.
+validation loss. The arms of a seed share its initialisation θ0 and its minibatch order, so accuracies
+are compared per seed: the paired difference of two arms with a bootstrap interval of its median
+(`repro.claims.paired_difference`, level `PAIRED_LEVEL`). LT4 compares early-stopping iterations with
+medians and the larger interquartile range ("the seed spread"), and only where those iterations are not
+censored by the budget (its precondition). Every verdict states the fraction of censored early stops.
+Thresholds were fixed when the checks were written, before any result was seen; the rules revised on
+2026-12-04 (each claim's `history`) are judged on a fresh block of seeds.
 """
 
 from __future__ import annotations
@@ -11,7 +15,19 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from repro.claims import Claim, MissingData, Status, Verdict, require
+from repro.claims import (
+    PAIRED_LEVEL,
+    Claim,
+    Holds,
+    MissingData,
+    PairedDifference,
+    Precondition,
+    Revision,
+    Status,
+    Verdict,
+    paired_difference,
+    require,
+)
 
 MIN_SEEDS = 3  # the issue asks for at least 3 seeds (5 preferred)
 LT1_MAX_PM = 20.0  # LT1 looks at the first level with P_m ≤ 20%
@@ -19,6 +35,22 @@ LT2_MAX_PM = 10.0  # LT2: every level with P_m ≤ 10%
 LT3_MAX_PM = 20.0  # LT3: every level with P_m ≤ 20%
 LT4_PM = 21.0  # LT4: the level nearest P_m = 21% (the paper's 38%-earlier point)
 LT5_MIN_PM = 10.0  # LT5: resetting "fails" somewhere with P_m ≥ 10%; rewinding must match dense there
+CENSORED_MAX = 0.2  # LT4's precondition (issue 11): fewer than 20% of its early stops at the last recorded iteration
+
+# Rule version 1, verbatim (the revision log's "old rule").
+OLD_RULE = {
+    'LT1': (
+        'At the first level with P_m ≤ 20%, the median ticket accuracy (at its early-stopping iteration) ≥ the '
+        'median dense accuracy minus the larger IQR; ≥ 3 seeds.'),
+    'LT2': 'At every level with P_m ≤ 10%, median ticket accuracy − median reinit accuracy > the larger IQR.',
+    'LT3': 'At every level with P_m ≤ 20%, median ticket accuracy − median random-mask accuracy > the larger IQR.',
+    'LT4': (
+        'At the level nearest P_m = 21%, the median ticket early-stopping iteration is below the dense one by '
+        'more than the larger IQR.'),
+    'LT5': (
+        'At each level with P_m ≥ 10% where the reset ticket fails to match dense, the rewind ticket matches '
+        'dense within the larger IQR; inconclusive when resetting never fails there.'),
+}
 
 
 PAPER_NETWORK = {"LT1": "lenet300", "LT2": "lenet300", "LT3": "lenet300", "LT4": "lenet300", "LT5": "resnet20"}
@@ -41,13 +73,43 @@ def network_rows(table: pd.DataFrame, cfg, claim: str) -> pd.DataFrame:
 
 
 def early_stops(table: pd.DataFrame) -> pd.DataFrame:
-    """One row per (level, arm, seed): p_m, the early-stopping iteration and the test accuracy there."""
+    """One row per (level, arm, seed): p_m, the early-stopping iteration, the test accuracy there, the last
+    recorded iteration, and whether the early stop is censored (sits at the last recorded iteration: the
+    validation loss had not passed its minimum when the budget ended)."""
     val = require(table, metric="val_loss")
     acc = require(table, metric="test_acc").set_index(["level", "arm", "seed", "step"])["value"]
     best = val.loc[val.groupby(["level", "arm", "seed"])["value"].idxmin()]
     out = best[["level", "arm", "seed", "p_m", "step"]].rename(columns={"step": "es_iter"}).reset_index(drop=True)
     out["acc"] = [acc[(r.level, r.arm, r.seed, r.es_iter)] for r in out.itertuples()]
+    last = val.groupby(["level", "arm", "seed"])["step"].max()
+    out["last"] = [last[(r.level, r.arm, r.seed)] for r in out.itertuples()]
+    out["censored"] = out["es_iter"] >= out["last"]
     return out
+
+
+def censoring(es: pd.DataFrame) -> str:
+    """The fraction of censored early stops over the whole chain (every arm × level × seed), for every verdict."""
+    c = es["censored"]
+    return (f"censored early stops (at the last recorded iteration), all arms × levels × seeds: {int(c.sum())} of "
+            f"{len(c)} ({c.mean():.0%})")
+
+
+def _verdict(es: pd.DataFrame, status: Status, measured: str, detail: str) -> Verdict:
+    return Verdict(status, f"{measured}; {censoring(es)}", detail)
+
+
+def _checked(table: pd.DataFrame, cfg, claim: str, body) -> Verdict:
+    """Run `body(es) -> Verdict` on the early stops of the network `claim` reads; fewer than MIN_SEEDS seeds, or
+    data that is missing past the early stops, is inconclusive. Every verdict states the censored fraction."""
+    es = early_stops(network_rows(table, cfg, claim))
+    n = es[es["arm"] == "dense"]["seed"].nunique()
+    if n < MIN_SEEDS:
+        return _verdict(es, Status.INCONCLUSIVE, f"{n} seeds", f"fewer than {MIN_SEEDS} seeds")
+    try:
+        v = body(es)
+    except MissingData as e:
+        v = Verdict(Status.INCONCLUSIVE, "n/a", f"missing data: {e}")
+    return _verdict(es, v.status, v.measured, v.detail)
 
 
 def _stats(es: pd.DataFrame, level: int, arm: str, col: str = "acc") -> tuple[float, float, int]:
@@ -58,78 +120,93 @@ def _stats(es: pd.DataFrame, level: int, arm: str, col: str = "acc") -> tuple[fl
     return float(med), float(q75 - q25), int(v.size)
 
 
+def by_seed(es: pd.DataFrame, level: int, arm: str, col: str = "acc") -> pd.Series:
+    """One arm's values at one level, indexed by seed: the input of a paired comparison."""
+    v = es[(es["level"] == level) & (es["arm"] == arm)].set_index("seed")[col]
+    if v.empty:
+        raise MissingData(f"{arm} at level {level}")
+    return v.astype(float)
+
+
+def paired(es: pd.DataFrame, a: tuple[int, str], b: tuple[int, str]) -> PairedDifference:
+    """Per seed, arm a − arm b (each a (level, arm)), test accuracy at early stopping, with its interval."""
+    d = paired_difference(by_seed(es, *a), by_seed(es, *b))
+    if d.n == 0:
+        raise MissingData(f"no seed with both {a[1]} at level {a[0]} and {b[1]} at level {b[0]}")
+    return d
+
+
 def _levels(es: pd.DataFrame) -> pd.Series:
     """P_m of each pruned level (median over the reset arm's seeds), by level."""
     return es[es["arm"] == "reset"].groupby("level")["p_m"].median().sort_index()
 
 
-def _too_few(es: pd.DataFrame) -> Verdict | None:
-    n = es[es["arm"] == "dense"]["seed"].nunique()
-    return Verdict(Status.INCONCLUSIVE, f"{n} seeds", f"fewer than {MIN_SEEDS} seeds") if n < MIN_SEEDS else None
-
-
-def _matches_dense(es: pd.DataFrame, level: int, arm: str) -> tuple[bool, float, float, float]:
-    d, d_iqr, _ = _stats(es, 0, "dense")
-    t, t_iqr, _ = _stats(es, level, arm)
-    spread = max(d_iqr, t_iqr)
-    return t >= d - spread, t, d, spread
+def _vs_dense(es: pd.DataFrame, level: int, arm: str) -> PairedDifference:
+    """Per seed, the arm's accuracy at `level` − the dense network's (level 0, same seed)."""
+    return paired(es, (level, arm), (0, "dense"))
 
 
 def check_lt1(table: pd.DataFrame, cfg) -> Verdict:
-    es = early_stops(network_rows(table, cfg, "LT1"))
-    if (v := _too_few(es)) is not None:
-        return v
+    return _checked(table, cfg, "LT1", _lt1)
+
+
+def _lt1(es: pd.DataFrame) -> Verdict:
     levels = _levels(es)
     sparse = levels[levels <= LT1_MAX_PM]
     if sparse.empty:
         raise MissingData(f"no level with P_m ≤ {LT1_MAX_PM:g}%")
     first = int(sparse.index[0])
-    ok, t, d, spread = _matches_dense(es, first, "reset")
-    matching = [lvl for lvl in levels.index if _matches_dense(es, int(lvl), "reset")[0]]
+    d = _vs_dense(es, first, "reset")
+    ok = not d.below_zero
+    matching = [lvl for lvl in levels.index if not _vs_dense(es, int(lvl), "reset").below_zero]
     smallest = f"{levels[matching].min():.1f}%" if matching else "none"
     return Verdict(Status.REPRODUCED if ok else Status.NOT_REPRODUCED,
-                   f"at P_m = {levels[first]:.1f}%: ticket {t:.3f} vs dense {d:.3f} (spread {spread:.3f}); smallest "
-                   f"P_m still matching dense: {smallest}",
-                   "Tickets (reset to θ0) at the first level with P_m ≤ 20% match the dense network's test "
-                   "accuracy within the seed spread." if ok
-                   else "Tickets fall below the dense accuracy by more than the spread.")
+                   f"at P_m = {levels[first]:.1f}%: ticket − dense test accuracy {d.fmt('+.3f')} (medians "
+                   f"{_stats(es, first, 'reset')[0]:.3f} vs {_stats(es, 0, 'dense')[0]:.3f}); smallest P_m whose "
+                   f"interval does not lie below 0: {smallest}",
+                   "Tickets (reset to θ0) at the first level with P_m ≤ 20% match the dense network: the paired "
+                   "interval of ticket − dense does not lie below 0." if ok
+                   else "Tickets fall below the dense accuracy: the paired interval of ticket − dense lies below 0.")
 
 
-def _beats(table: pd.DataFrame, other: str, max_pm: float) -> Verdict:
-    es = early_stops(table)  # the caller selects the network's rows
-    if (v := _too_few(es)) is not None:
-        return v
+def _beats(es: pd.DataFrame, other: str, max_pm: float) -> Verdict:
     levels = _levels(es)
     sparse = levels[levels <= max_pm]
     if sparse.empty:
         raise MissingData(f"no level with P_m ≤ {max_pm:g}%")
     parts, ok = [], True
     for lvl, pm in sparse.items():
-        t, t_iqr, _ = _stats(es, int(lvl), "reset")
-        o, o_iqr, _ = _stats(es, int(lvl), other)
-        win = t - o > max(t_iqr, o_iqr)
-        ok &= win
-        parts.append(f"{pm:.1f}%: {t:.3f} vs {o:.3f}{'' if win else ' ✗'}")
+        d = paired(es, (int(lvl), "reset"), (int(lvl), other))
+        ok &= d.above_zero
+        parts.append(f"{pm:.1f}%: {d.fmt('+.3f')}{'' if d.above_zero else ' ✗'}")
     return Verdict(Status.REPRODUCED if ok else Status.NOT_REPRODUCED,
-                   f"ticket vs {other} (median test accuracy at early stopping): " + "; ".join(parts),
-                   f"At every level with P_m ≤ {max_pm:g}%, the ticket's median accuracy exceeds the {other} control's "
-                   "by more than the larger IQR (✗ marks the levels where it does not).")
+                   f"ticket − {other} test accuracy at early stopping, per seed: " + "; ".join(parts),
+                   f"At every level with P_m ≤ {max_pm:g}%, the paired interval of ticket − {other} must lie above 0 "
+                   "(✗ marks the levels where it does not).")
 
 
 def check_lt2(table: pd.DataFrame, cfg) -> Verdict:
-    return _beats(network_rows(table, cfg, "LT2"), "reinit", LT2_MAX_PM)
+    return _checked(table, cfg, "LT2", lambda es: _beats(es, "reinit", LT2_MAX_PM))
 
 
 def check_lt3(table: pd.DataFrame, cfg) -> Verdict:
-    return _beats(network_rows(table, cfg, "LT3"), "random", LT3_MAX_PM)
+    return _checked(table, cfg, "LT3", lambda es: _beats(es, "random", LT3_MAX_PM))
+
+
+def _lt4_level(es: pd.DataFrame) -> int:
+    levels = _levels(es)
+    if levels.empty:
+        raise MissingData("no pruned level")
+    return int((levels - LT4_PM).abs().idxmin())
 
 
 def check_lt4(table: pd.DataFrame, cfg) -> Verdict:
-    es = early_stops(network_rows(table, cfg, "LT4"))
-    if (v := _too_few(es)) is not None:
-        return v
+    return _checked(table, cfg, "LT4", _lt4)
+
+
+def _lt4(es: pd.DataFrame) -> Verdict:
     levels = _levels(es)
-    lvl = int((levels - LT4_PM).abs().idxmin())
+    lvl = _lt4_level(es)
     t, t_iqr, _ = _stats(es, lvl, "reset", "es_iter")
     d, d_iqr, _ = _stats(es, 0, "dense", "es_iter")
     ok = d - t > max(t_iqr, d_iqr)
@@ -146,52 +223,133 @@ def check_lt4(table: pd.DataFrame, cfg) -> Verdict:
                    "any sparsity.")
 
 
+def lt4_uncensored(table: pd.DataFrame, cfg) -> Holds:
+    """LT4's precondition: fewer than CENSORED_MAX of the early stops it reads (the dense network at level 0 and
+    the ticket at the level nearest P_m = 21%, every seed) sit at the last recorded iteration."""
+    es = early_stops(network_rows(table, cfg, "LT4"))
+    lvl = _lt4_level(es)
+    pts = es[((es["level"] == 0) & (es["arm"] == "dense")) | ((es["level"] == lvl) & (es["arm"] == "reset"))]
+    if pts.empty:
+        raise MissingData("no dense or ticket early stops")
+    k, n = int(pts["censored"].sum()), len(pts)
+    return Holds(k < CENSORED_MAX * n,
+                 f"{k} of {n} early stops ({k / n:.0%}) of the dense network and the ticket at P_m = "
+                 f"{_levels(es)[lvl]:.1f}% sit at the last recorded iteration ({pts['last'].max():.0f})")
+
+
 def check_lt5(table: pd.DataFrame, cfg) -> Verdict:
-    es = early_stops(network_rows(table, cfg, "LT5"))
-    if (v := _too_few(es)) is not None:
-        return v
+    return _checked(table, cfg, "LT5", _lt5)
+
+
+def _lt5(es: pd.DataFrame) -> Verdict:
     levels = _levels(es)
     moderate = levels[levels >= LT5_MIN_PM]
-    failing = [int(lvl) for lvl in moderate.index if not _matches_dense(es, int(lvl), "reset")[0]]
+    failing = [int(lvl) for lvl in moderate.index if _vs_dense(es, int(lvl), "reset").below_zero]
     if not failing:
-        return Verdict(Status.INCONCLUSIVE, f"resetting to θ0 matches dense at every level with P_m ≥ {LT5_MIN_PM:g}%",
+        return Verdict(Status.INCONCLUSIVE,
+                       f"resetting to θ0 matches dense at every level with P_m ≥ {LT5_MIN_PM:g}% (no paired interval "
+                       "of reset − dense lies below 0)",
                        "The premise (a network where resetting fails) does not hold at this scale: rewinding has "
                        "nothing to restore. Frankle et al. show it for ResNet-20 / VGG-16 on CIFAR-10 (paper scale).")
     parts, ok = [], True
     for lvl in failing:
-        good, r, d, spread = _matches_dense(es, lvl, "rewind")
-        ok &= good
-        parts.append(f"{levels[lvl]:.1f}%: rewind {r:.3f} vs dense {d:.3f} (reset {_stats(es, lvl, 'reset')[0]:.3f})")
+        d = _vs_dense(es, lvl, "rewind")
+        ok &= not d.below_zero
+        parts.append(f"{levels[lvl]:.1f}%: rewind − dense {d.fmt('+.3f')} (reset − dense "
+                     f"{_vs_dense(es, lvl, 'reset').fmt('+.3f')})")
     return Verdict(Status.REPRODUCED if ok else Status.NOT_REPRODUCED, "; ".join(parts),
-                   "Where resetting fails (P_m ≥ 10%), rewinding to θ_j matches dense within the spread."
-                   if ok else "Rewinding does not restore dense accuracy where resetting fails.")
+                   "Where resetting fails (P_m ≥ 10%: the paired interval of reset − dense lies below 0), rewinding "
+                   "to θ_j matches dense: the paired interval of rewind − dense does not lie below 0." if ok
+                   else "Rewinding does not restore dense accuracy where resetting fails: the paired interval of "
+                        "rewind − dense lies below 0.")
 
+
+# ---------------------------------------------------------------- the claims, their preconditions and revisions
+
+LEVEL = f"{PAIRED_LEVEL:.0%}"
+PAIRED = (f"“the paired interval” is the {LEVEL} percentile bootstrap interval (scipy.stats.bootstrap) of the median "
+          "per-seed difference of test accuracy at each arm's early-stopping iteration")
+REVISED = "2026-12-04"
+PAIRING = ("The arms of a seed share that seed's initialisation θ0 (dense, reset ticket, random mask) and its "
+           "minibatch order (every arm of a seed draws the same order: train_level seeds the order by the seed); the "
+           "reinit control shares the order and the mask. So the arms are paired by seed, and the per-seed "
+           "difference with a bootstrap interval of its median is the statistically valid comparison; medians ± "
+           "the larger IQR of two groups ignore that pairing and mix the between-seed variation both arms share "
+           f"into the comparison. Level {LEVEL}, fixed with the rule. Judged on the fresh seed block (first_seed 100).")
+
+# The verdicts of rule version 1 at laptop scale, seeds 0-4 (results/laptop/lottery_ticket/claims.json).
+OLD_VERDICT = {
+    'LT1': (
+        'reproduced: at P_m = 17.6%: ticket 0.673 vs dense 0.659 (spread 0.006); smallest P_m still matching '
+        'dense: 14.2%'),
+    'LT2': (
+        'reproduced: ticket vs reinit (median test accuracy at early stopping): 9.3%: 0.636 vs 0.494; 7.6%: 0.625'
+        ' vs 0.484; 6.1%: 0.604 vs 0.460; 5.0%: 0.559 vs 0.448; 4.1%: 0.533 vs 0.432'),
+    'LT3': (
+        'reproduced: ticket vs random (median test accuracy at early stopping): 17.6%: 0.673 vs 0.526; 14.2%: '
+        '0.662 vs 0.504; 11.5%: 0.653 vs 0.485; 9.3%: 0.636 vs 0.477; 7.6%: 0.625 vs 0.460; 6.1%: 0.604 vs 0.442;'
+        ' 5.0%: 0.559 vs 0.425; 4.1%: 0.533 vs 0.402'),
+    'LT4': (
+        'not reproduced: at P_m = 21.8%: ticket stops at iteration 1000 vs dense 1000 (+0% earlier; spread 100); '
+        'both medians sit at the last recorded iteration (1000): the validation loss is still falling when the '
+        'budget ends, so this budget cannot show an earlier stop'),
+    'LT5': 'reproduced: 11.5%: rewind 0.664 vs dense 0.659 (reset 0.653)',
+}
+
+LT4_UNCENSORED = Precondition(
+    f"fewer than {CENSORED_MAX:.0%} of the early stops LT4 reads (the dense network at level 0 and the ticket at the "
+    f"level nearest P_m = {LT4_PM:g}%, every seed) sit at the last recorded iteration: otherwise the validation loss "
+    "had not reached its minimum when the budget ended, and the early-stopping iteration is censored",
+    lt4_uncensored,
+    "train every level until the validation loss has passed its minimum: more iterations per level "
+    "(experiment.imp.iterations; Frankle & Carbin train LeNet-300-100 for 50K iterations, scale=paper)")
 
 CLAIMS = [
     Claim("LT1", "Iterative magnitude pruning finds subnetworks (winning tickets) that, reset to their original "
                  "initialisation, match the dense network's test accuracy at P_m ≤ 20%.",
           "Frankle & Carbin 2019 (arXiv 1803.03635), Fig. 3 (LeNet-300-100)", check_lt1,
           paper_value="LeNet-300-100 matches dense down to P_m = 3.6%",
-          rule=f"At the first level with P_m ≤ {LT1_MAX_PM:g}%, the median ticket accuracy (at its early-stopping "
-               f"iteration) ≥ the median dense accuracy minus the larger IQR; ≥ {MIN_SEEDS} seeds."),
+          rule=f"At the first level with P_m ≤ {LT1_MAX_PM:g}%, the paired interval of ticket − dense (the dense "
+               f"network of the same seed) does not lie below 0; ≥ {MIN_SEEDS} seeds. Here {PAIRED}.",
+          history=(Revision(REVISED, OLD_RULE["LT1"], OLD_VERDICT["LT1"],
+                            "Paired statistics (issue 11). " + PAIRING),)),
     Claim("LT2", "At P_m ≤ 10%, winning tickets beat the same mask with a fresh random initialisation.",
           "Frankle & Carbin 2019 (arXiv 1803.03635), Fig. 3/4", check_lt2,
           paper_value="reinitialised networks fall off from P_m = 21.1%",
-          rule=f"At every level with P_m ≤ {LT2_MAX_PM:g}%, median ticket accuracy − median reinit accuracy > the "
-               "larger IQR."),
+          rule=f"At every level with P_m ≤ {LT2_MAX_PM:g}%, the paired interval of ticket − reinit lies above 0; "
+               f"≥ {MIN_SEEDS} seeds. Here {PAIRED}.",
+          history=(Revision(REVISED, OLD_RULE["LT2"], OLD_VERDICT["LT2"],
+                            "Paired statistics (issue 11). " + PAIRING),)),
     Claim("LT3", "Winning tickets beat random pruning at the same sparsity.",
           "Frankle & Carbin 2019 (arXiv 1803.03635), Fig. 4", check_lt3, paper_value="random pruning falls off early",
-          rule=f"At every level with P_m ≤ {LT3_MAX_PM:g}%, median ticket accuracy − median random-mask accuracy > "
-               "the larger IQR."),
+          rule=f"At every level with P_m ≤ {LT3_MAX_PM:g}%, the paired interval of ticket − random-mask lies above 0; "
+               f"≥ {MIN_SEEDS} seeds. Here {PAIRED}.",
+          history=(Revision(REVISED, OLD_RULE["LT3"], OLD_VERDICT["LT3"],
+                            "Paired statistics (issue 11). " + PAIRING),)),
     Claim("LT4", "Winning tickets reach their early-stopping iteration earlier than the dense network at moderate "
                  "sparsity.",
           "Frankle & Carbin 2019 (arXiv 1803.03635), Fig. 3", check_lt4, paper_value="38% earlier at P_m = 21%",
           rule=f"At the level nearest P_m = {LT4_PM:g}%, the median ticket early-stopping iteration is below the "
-               "dense one by more than the larger IQR."),
+               f"dense one by more than the larger IQR; ≥ {MIN_SEEDS} seeds. Only a test when the early stops are not "
+               "censored by the budget (the precondition).",
+          preconditions=(LT4_UNCENSORED,),
+          history=(Revision(REVISED, OLD_RULE["LT4"], OLD_VERDICT["LT4"],
+                            "Precondition added (issue 11); the rule itself is unchanged. Frankle & Carbin's "
+                            "early-stopping iteration is the iteration of minimum validation loss. An early stop at "
+                            "the last recorded iteration means the minimum was not reached within the budget: the "
+                            "true iteration is at or beyond the end (a censored measurement), so two censored arms "
+                            "compare equal whatever their true iterations, and the rule cannot tell earlier from "
+                            "later. A censored measurement must give “inconclusive”, never “not reproduced”. The "
+                            f"{CENSORED_MAX:.0%} bound is the issue's. Judged on the fresh seed block "
+                            "(first_seed 100)."),)),
     Claim("LT5", "For networks where resetting to θ0 fails, rewinding to an early iteration j restores winning "
                  "tickets.",
           "Frankle et al. 2020 (arXiv 1912.05671); Frankle et al. 2019 (arXiv 1903.01611)", check_lt5,
           paper_value="ResNet-20: stable (matching) from j ≈ 500 iterations",
-          rule=f"At each level with P_m ≥ {LT5_MIN_PM:g}% where the reset ticket fails to match dense, the rewind "
-               "ticket matches dense within the larger IQR; inconclusive when resetting never fails there."),
+          rule=f"At each level with P_m ≥ {LT5_MIN_PM:g}% where resetting fails (the paired interval of reset − dense "
+               "lies below 0), the paired interval of rewind − dense does not lie below 0; inconclusive when "
+               f"resetting never fails there; ≥ {MIN_SEEDS} seeds. Here {PAIRED}.",
+          history=(Revision(REVISED, OLD_RULE["LT5"], OLD_VERDICT["LT5"],
+                            "Paired statistics (issue 11). " + PAIRING + " The rewind arm starts from the same seed's "
+                            "θ_j of its dense run."),)),
 ]

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from omegaconf import MISSING
 import pandas as pd
+from omegaconf import MISSING
 
 from repro.config import ConfigError, one_of, positive
 from repro.data import DataRef
@@ -28,33 +28,36 @@ RESUMABLE = True
 
 @dataclass
 class Config:
-    """Chen et al. 2018 (arXiv 1808.10038) §4 and Liu et al. 2019 (ALISTA) §5: the sparse-recovery protocol."""
+    """Chen et al. 2018 (arXiv 1808.10038) §4 and Liu et al. 2019 (ALISTA) §5: the sparse-recovery protocol.
 
-    name: str = "unrolling"
-    m: int = 250
-    n: int = 500
-    p: float = 0.1  # probability that a code entry is non-zero
-    layers: int = 16
-    n_test: int = 1000
-    n_val: int = 1000
-    data_seed: int = 0
-    snr_db: list[float | None] = field(default_factory=lambda: [None, 40.0])  # one shard each; None: noiseless
-    methods: list[str] = field(default_factory=lambda: list(METHODS))
-    lam: float = 0.4  # the learned nets start as ISTA with threshold lam / L
-    ss_step: float = 1.2  # support selection: p_k = min(ss_step * k, ss_max) percent
-    ss_max: float = 13.0
-    schedule: str = "layerwise"  # the papers'; "end_to_end": all layers at once on the last layer's loss
-    lr: float = 5e-4
-    decays: list[float] = field(default_factory=lambda: [0.2, 0.02])  # the fine-tuning phases of each layer
-    batch_size: int = 64
-    steps: int = 50_000  # at most this many steps per phase
-    patience: int | None = 8  # stop a phase after this many validations without improvement; None: all steps
-    eval_every: int = 500
-    seeds: int = 1  # training seeds of the learned networks (the first of the scale's seeds)
-    classical_iterations: int = 5000
-    classical_lams: list[float] = field(default_factory=lambda: [0.01, 0.025, 0.05, 0.1, 0.2, 0.4])
-    deblur: Deblur = field(default_factory=Deblur)
-    deviations: dict[str, str] = field(default_factory=dict)
+    The schema only: every value comes from conf/ (conf/experiment/unrolling.yaml and
+    conf/preset/unrolling/<scale>.yaml), never from a Python default; a key missing there is an error."""
+
+    name: str = MISSING
+    m: int = MISSING
+    n: int = MISSING
+    p: float = MISSING  # probability that a code entry is non-zero
+    layers: int = MISSING
+    n_test: int = MISSING
+    n_val: int = MISSING
+    data_seed: int = MISSING
+    snr_db: list[float | None] = field(default=MISSING)  # one shard each; None: noiseless
+    methods: list[str] = field(default=MISSING)  # a subset of lista.METHODS
+    lam: float = MISSING  # the learned nets start as ISTA with threshold lam / L
+    ss_step: float = MISSING  # support selection: p_k = min(ss_step * k, ss_max) percent
+    ss_max: float = MISSING
+    schedule: str = MISSING  # "layerwise" (the papers'); "end_to_end": all layers at once on the last layer's loss
+    lr: float = MISSING
+    decays: list[float] = field(default=MISSING)  # the fine-tuning phases of each layer
+    batch_size: int = MISSING
+    steps: int = MISSING  # at most this many steps per phase
+    patience: int | None = MISSING  # stop a phase after this many validations without improvement; None: all steps
+    eval_every: int = MISSING
+    seeds: int = MISSING  # training seeds of the learned networks (the first of the scale's seeds)
+    classical_iterations: int = MISSING
+    classical_lams: list[float] = field(default=MISSING)
+    deblur: Deblur = MISSING
+    deviations: dict[str, str] = field(default=MISSING)  # config key -> why this scale differs from the paper
     first_seed: int = MISSING  # the seeds are first_seed, first_seed + 1, ... (conf/experiment/<name>.yaml)
 
     def __post_init__(self) -> None:
@@ -141,7 +144,9 @@ def protocol(cfg) -> list[dict]:
             f"{', × '.join(f'{d:g}' for d in e.decays)}; each phase {sched}" if e.schedule == "layerwise" else
             f"end to end (not the papers' layer-wise schedule): all layers on the last layer's loss, Adam lr "
             f"{e.lr:g} then × {', × '.join(f'{d:g}' for d in e.decays)}, {e.steps} steps each")
-            + f"; batch {e.batch_size}, fresh codes every step; {e.seeds} training seed(s)"},
+            + f"; batch {e.batch_size}, fresh codes every step; {e.seeds} training seed(s); the validation NMSE of "
+              "the full-depth output is recorded over the steps that train it (the claims' convergence "
+              "precondition)"},
         {"key": "classical", "value": f"ISTA and FISTA for λ in {e.classical_lams}, {e.classical_iterations} "
                                       "iterations, batched over the test set; at 16 iterations each uses the λ "
                                       "best on the validation set"},

@@ -6,7 +6,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from repro.experiments.unrolling.claims import DEPTH, LEARNED, best_lam
+from repro.experiments.unrolling.claims import CONVERGED_DB, CONVERGENCE_WINDOW, CURVE, DEPTH, LEARNED, best_lam
 from repro.experiments.unrolling.lista import LABELS
 from repro.report.figures import Figure, style
 
@@ -84,4 +84,34 @@ def all_figures(table: pd.DataFrame, cfg) -> list[Figure]:
                            "Learned thresholds θ_k per layer (and ALISTA's step sizes γ_k), median over seeds. The "
                            "analysis of Chen et al. predicts thresholds that shrink towards zero with depth in the "
                            "noiseless case, which is what lets the error keep falling."))
-    return figs
+    curve = _training_curves(table, noises)
+    return figs + ([curve] if curve is not None else [])
+
+
+def _training_curves(table: pd.DataFrame, noises: list[str]) -> Figure | None:
+    """The learned nets' validation curves over training, with the convergence precondition's window shaded."""
+    rows = table[table["metric"] == CURVE]
+    noises = [n for n in noises if (rows["noise"] == n).any()]
+    if not noises:
+        return None
+    fig, axes = plt.subplots(1, len(noises), figsize=(5.0 * len(noises), 3.4), squeeze=False)
+    for ax, noise in zip(axes[0], noises):
+        t = rows[rows["noise"] == noise]
+        for m in LEARNED:
+            for i, (_, g) in enumerate(t[t["method"] == m].groupby("seed")):
+                g = g.sort_values("step")
+                ax.plot(g["step"], g["value"], color=COLOURS[m], marker="o", ms=2.5, lw=1,
+                        label=LABELS[m] if i == 0 else None)
+        s0, s1 = float(t["step"].min()), float(t["step"].max())
+        ax.axvspan(s1 - CONVERGENCE_WINDOW * (s1 - s0), s1, color="0.9", zorder=0)
+        ax.set_xlabel("training step")
+        ax.set_ylabel("validation NMSE (dB), full depth")
+        ax.set_title(noise, fontsize=9)
+        ax.legend(fontsize=6)
+    fig.tight_layout()
+    return Figure("u_training", fig,
+                  "Validation NMSE of each learned network's full-depth output during training (one line per method "
+                  f"and seed), over the steps that train that output. The shaded band is the last "
+                  f"{CONVERGENCE_WINDOW:.0%} of training: a network that gains {CONVERGED_DB:g} dB or more there is "
+                  "still improving, and the claims that read it are inconclusive (their precondition). A flat end "
+                  "after a learning-rate decay shows the schedule ending, not necessarily the best the method can do.")
