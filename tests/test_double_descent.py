@@ -361,26 +361,6 @@ def test_every_config_value_comes_from_conf():
         assert isinstance(exp.mlp, dd.MLPConfig) and exp.mlp.epochs > 0
 
 
-@pytest.mark.parametrize("key,line", [("experiment.mlp.lr", "  lr: 0.05\n"),
-                                      ("experiment.rf.n_test", "  n_test: 5000\n")])
-def test_a_value_removed_from_conf_is_an_error_naming_it(tmp_path, monkeypatch, key, line):
-    import shutil
-
-    from repro.config import ConfigError, conf_dir
-
-    shutil.copytree(conf_dir(), tmp_path / "conf")
-    protocol = tmp_path / "conf/experiment/double_descent.yaml"
-    text = protocol.read_text()
-    assert text.count(line) == 1
-    protocol.write_text(text.replace(line, ""))
-    monkeypatch.setenv("REPRO_CONF_DIR", str(tmp_path / "conf"))
-    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
-        compose(["experiment=double_descent", "scale=laptop"])
-
-
-# ---------------------------------------------------------------- real code paths, tiny overrides
-
-
 def test_paper_scale_image_path_one_step_on_cpu(tmp_path, monkeypatch):
     """ResNet18 (k = 1 and the paper's k = 64) on a CIFAR-10 file of 8 images: one Adam step each, records."""
     from repro.run import run

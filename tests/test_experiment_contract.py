@@ -7,10 +7,12 @@ import contextlib
 import dataclasses
 import json
 import re
+import shutil
 from datetime import date
 
 import pandas as pd
 import pytest
+import yaml
 
 from repro import config as config_mod
 from repro.aggregate import aggregate
@@ -86,6 +88,43 @@ def test_claims_are_well_formed(name):
             assert r.old_rule and r.old_verdict and r.reason, f"{c.id}: a revision needs its old rule, old verdict " \
                                                                "and reason"
             assert r.old_rule != c.rule or r.reason, c.id
+
+
+def _first_leaf(d: dict, skip: set[str], prefix: str = "") -> str:
+    """The dotted path of the first value in a protocol that is not a section (nor one of `skip`)."""
+    for k, v in d.items():
+        if k in skip:
+            continue
+        if isinstance(v, dict) and v:
+            return _first_leaf(v, skip, f"{prefix}{k}.")
+        return prefix + k
+    raise AssertionError("a protocol with no values")
+
+
+def _drop(d: dict, dotted: str) -> None:
+    *parents, leaf = dotted.split(".")
+    for p in parents:
+        d = d.get(p) or {}
+    d.pop(leaf, None)
+
+
+def test_a_value_missing_from_conf_is_an_error_naming_it(name, tmp_path, monkeypatch):
+    """conf/ is the one source of every value: remove one from the protocol and every preset, and composing stops
+    with the key's name (no dataclass default fills it in silently)."""
+    shutil.copytree(config_mod.conf_dir(), tmp_path / "conf")
+    files = [tmp_path / "conf/experiment" / f"{name}.yaml", *sorted((tmp_path / "conf/preset" / name).glob("*.yaml"))]
+    # free-form mappings (dataset parameters) have no schema to miss a key
+    free = {f.name for f in dataclasses.fields(config_mod.experiment_module(name).Config) if str(f.type).startswith(
+        "dict")}
+    key = _first_leaf(yaml.safe_load(files[0].read_text()), {"name", *free})
+    for f in files:
+        header = f.read_text().splitlines()[0]  # the "# @package" line Hydra needs
+        d = yaml.safe_load(f.read_text()) or {}
+        _drop(d, key)
+        f.write_text(header + "\n" + yaml.safe_dump(d, sort_keys=False))
+    monkeypatch.setenv("REPRO_CONF_DIR", str(tmp_path / "conf"))
+    with pytest.raises(config_mod.ConfigError, match=re.escape(f"experiment.{key}")):
+        config_mod.compose([f"experiment={name}", "scale=laptop"])
 
 
 def test_every_claim_gives_a_verdict_on_a_table_without_data(name):

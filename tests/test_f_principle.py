@@ -268,18 +268,3 @@ def test_the_schema_has_no_python_copy_of_the_protocol():
 def test_configs_compose_from_conf_at_every_scale(scale):
     e = compose(["experiment=f_principle", f"scale={scale}"]).experiment
     assert e.fp3.width == {"smoke": 64, "laptop": 4000, "paper": 16000}[scale]  # the protocol's 16000 at paper
-
-
-def test_a_value_missing_from_conf_names_its_key(tmp_path, monkeypatch):
-    import shutil
-
-    from repro.config import ConfigError, conf_dir
-
-    shutil.copytree(conf_dir(), tmp_path / "conf")
-    protocol = tmp_path / "conf" / "experiment" / "f_principle.yaml"
-    protocol.write_text("\n".join(line for line in protocol.read_text().splitlines()
-                                  if not line.startswith("  width:")))
-    monkeypatch.setenv("REPRO_CONF_DIR", str(tmp_path / "conf"))
-    with pytest.raises(ConfigError, match=r"experiment\.fp3\.width"):
-        compose(["experiment=f_principle", "scale=paper"])
-    assert compose(["experiment=f_principle", "scale=laptop"]).experiment.fp3.width == 4000  # the preset sets it

@@ -215,17 +215,3 @@ def test_configs_compose_from_conf_at_every_scale(scale):
     e = compose(["experiment=info_bottleneck", f"scale={scale}"]).experiment
     assert (e.epochs, e.kde_noise_var, e.mnist.enabled) == {"smoke": (4, 1e-3, False), "laptop": (4000, 1e-3, False),
                                                             "paper": (8000, 1e-3, True)}[scale]
-
-
-def test_a_value_missing_from_conf_names_its_key(tmp_path, monkeypatch):
-    import shutil
-
-    from repro.config import ConfigError, compose, conf_dir
-
-    shutil.copytree(conf_dir(), tmp_path / "conf")
-    protocol = tmp_path / "conf" / "experiment" / "info_bottleneck.yaml"
-    protocol.write_text("\n".join(line for line in protocol.read_text().splitlines()
-                                  if not line.startswith("kde_noise_var:")))
-    monkeypatch.setenv("REPRO_CONF_DIR", str(tmp_path / "conf"))
-    with pytest.raises(ConfigError, match=r"experiment\.kde_noise_var"):
-        compose(["experiment=info_bottleneck", "scale=laptop"])

@@ -171,25 +171,6 @@ def test_every_config_value_comes_from_conf():
         assert exp.snr_db[0] is None and exp.patience is None or exp.patience > 0
 
 
-@pytest.mark.parametrize("key,line", [("experiment.lam", "\nlam: 0.4\n"),
-                                      ("experiment.deblur.blur_sigma",
-                                       "\n  blur_sigma: 1.5  # Gaussian PSF std in pixels: a blur that erases "
-                                       "Shepp-Logan's small ellipses\n")])
-def test_a_value_removed_from_conf_is_an_error_naming_it(tmp_path, monkeypatch, key, line):
-    import shutil
-
-    from repro.config import ConfigError, compose, conf_dir
-
-    shutil.copytree(conf_dir(), tmp_path / "conf")
-    protocol = tmp_path / "conf/experiment/unrolling.yaml"
-    text = protocol.read_text()
-    assert text.count(line) == 1
-    protocol.write_text(text.replace(line, "\n"))
-    monkeypatch.setenv("REPRO_CONF_DIR", str(tmp_path / "conf"))
-    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
-        compose(["experiment=unrolling", "scale=laptop"])
-
-
 def test_smoke_shards_write_every_method(tmp_path, monkeypatch):
     from repro.config import compose
     from repro.run import run
