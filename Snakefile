@@ -35,6 +35,10 @@ include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/report.smk"
 
 
+onstart:
+    print(plan_summary(workflow.cores), file=sys.stderr)
+
+
 localrules:
     all,
     data,

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from repro.config import available_experiments
 from repro.io import atomic_path, provenance, write_table
-from repro.plan import plan
+from repro.plan import PlannedShard, expected_seconds, plan, reference_times, schedule, summary
 
 
 def test_atomic_write_leaves_nothing_on_failure(tmp_path):
@@ -50,3 +51,41 @@ def test_plan_lists_data_and_resources():
     assert not shards["fp1"].data
     assert all(s.gpu for s in shards.values())
     assert not any(s.gpu for s in plan("f_principle", "laptop"))
+
+
+def _shard(name: str, seconds: float | None, threads: int = 1) -> PlannedShard:
+    return PlannedShard("e", "laptop", name, "d", f"results/laptop/e/{name}", (), False, threads, 1000, 10, seconds,
+                        0 if seconds is None else int(seconds))
+
+
+def test_schedule_runs_the_longest_shards_first():
+    # longest first on 2 cores: 3 | 3, then 2 → 5 | 2 → 5, then 2 → 7; the list order does not matter
+    shards = [_shard(n, t) for n, t in zip("abcde", (2, 3, 2, 3, 2))]
+    sch = schedule(shards, cores=2)
+    assert (sch.wall_s, sch.work_s, sch.critical.expected_s, sch.unknown) == (7.0, 12.0, 3.0, ())
+    assert schedule(shards, cores=1).wall_s == 12.0
+    assert schedule([_shard("x", 4.0, threads=2), _shard("y", 1.0)], cores=2).wall_s == 5.0  # x holds both cores
+    unknown = schedule([_shard("a", 1.0), _shard("b", None)], cores=2)
+    assert unknown.unknown == ("e/b",) and unknown.wall_s == 1.0
+    text = summary(shards, 2)
+    assert "expected wall time on 2 core(s): 0.1 min" in text and "no run ends before it" in text
+
+
+def test_expected_time_prefers_this_machines_last_measurement(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    reference = {("laptop", "f_principle", "fp3"): 44.7}
+    assert expected_seconds("laptop", "f_principle", "fp3", reference) == 44.7
+    assert expected_seconds("laptop", "f_principle", "fp1", reference) is None
+    bench = tmp_path / "results/laptop/f_principle/benchmarks"
+    bench.mkdir(parents=True)
+    (bench / "fp3.tsv").write_text("s\th:m:s\tmax_rss\n12.5\t0:00:12\t321.5\n")
+    assert expected_seconds("laptop", "f_principle", "fp3", reference) == 12.5
+    [fp3] = [s for s in plan("f_principle", "laptop") if s.name == "fp3"]
+    assert (fp3.expected_s, fp3.priority) == (12.5, 12)
+
+
+def test_the_reference_times_cover_every_laptop_shard():
+    reference = reference_times()
+    missing = [f"{s.experiment}/{s.name}" for e in available_experiments() for s in plan(e, "laptop")
+               if ("laptop", e, s.name) not in reference]
+    assert not missing, f"workflow/shard_times.tsv lacks {missing}: measure them (Snakemake's benchmarks)"

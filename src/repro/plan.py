@@ -4,18 +4,29 @@ Each shard carries a digest of exactly the config it depends on. Snakemake gets 
 rule parameter, so changing one value reruns only the shards whose digest changed (and what
 depends on them), and nothing in other experiments.
 
-`python -m repro.plan SCALE [EXPERIMENT ...]` prints the plan as JSON.
+Each shard also carries its expected wall time (`expected_s`: this machine's last measurement, else the
+reference times in workflow/shard_times.tsv), which becomes its Snakemake priority so that the longest
+shards start first, and from which the plan estimates the whole run's wall time and critical path.
+
+`python -m repro.plan SCALE [EXPERIMENT ...]` prints the plan as JSON;
+`python -m repro.plan SCALE [EXPERIMENT ...] --summary [--cores N]` prints the expected schedule.
 """
 
 from __future__ import annotations
 
+import argparse
+import csv
+import heapq
 import json
 import sys
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from repro import config as config_mod
 from repro.experiments import lookup
-from repro.paths import digest, shard_dir
+from repro.paths import BENCHMARKS_DIR, digest, experiment_dir, shard_dir
+
+REFERENCE_TIMES = "shard_times.tsv"  # in workflow/, beside conf/
 
 
 @dataclass(frozen=True)
@@ -30,6 +41,8 @@ class PlannedShard:
     threads: int
     mem_mb: int
     runtime_min: int
+    expected_s: float | None  # expected wall time of the job; None when never measured
+    priority: int  # Snakemake's: the longer the shard, the earlier it starts
 
 
 def shard_config(exp_cfg, keys) -> dict[str, object]:
@@ -44,34 +57,106 @@ def shard_digest(cfg: config_mod.RunConfig, name: str, spec) -> str:
                    "seeds": cfg.seeds, "device": cfg.scale.device})
 
 
+def _benchmark_seconds(path: Path) -> float | None:
+    """Snakemake's benchmark TSV: the wall time `s` of its last repeat."""
+    try:
+        with path.open() as f:
+            rows = list(csv.DictReader(f, delimiter="\t"))
+        return float(rows[-1]["s"])
+    except (OSError, KeyError, IndexError, ValueError):
+        return None
+
+
+def reference_times() -> dict[tuple[str, str, str], float]:
+    """(scale, experiment, shard) -> seconds, from workflow/shard_times.tsv (absent: no reference)."""
+    path = config_mod.conf_dir().parent / "workflow" / REFERENCE_TIMES
+    try:
+        lines = [ln for ln in path.read_text().splitlines() if ln and not ln.startswith("#")]
+    except OSError:
+        return {}
+    return {(r["scale"], r["experiment"], r["shard"]): float(r["seconds"])
+            for r in csv.DictReader(lines, delimiter="\t")}
+
+
+def expected_seconds(scale: str, experiment: str, shard: str, reference: dict) -> float | None:
+    """This machine's last measurement of the shard's job, else the reference time, else None."""
+    measured = _benchmark_seconds(experiment_dir(scale, experiment) / BENCHMARKS_DIR / f"{shard}.tsv")
+    return measured if measured is not None else reference.get((scale, experiment, shard))
+
+
 def plan(experiment: str, scale: str, overrides: list[str] | tuple[str, ...] = ()) -> list[PlannedShard]:
     cfg = config_mod.compose([f"experiment={experiment}", f"scale={scale}", *overrides])
     module = config_mod.experiment_module(experiment)
+    reference = reference_times()
     shards = []
     for name, spec in module.shards(cfg.experiment).items():
         refs = module.datasets(cfg.experiment, name)
+        expected = expected_seconds(scale, experiment, name, reference)
         shards.append(PlannedShard(
             experiment=experiment, scale=scale, name=name, digest=shard_digest(cfg, name, spec),
             out=str(shard_dir(scale, experiment, name)),
             data=tuple((r.family, json.dumps(r.params, sort_keys=True), str(r.path(cfg.data_dir))) for r in refs),
             gpu=cfg.scale.gpu, threads=cfg.scale.threads, mem_mb=cfg.scale.mem_mb,
-            runtime_min=cfg.scale.runtime_min,
+            runtime_min=cfg.scale.runtime_min, expected_s=expected,
+            priority=0 if expected is None else int(round(expected)),
         ))
     return shards
 
 
+@dataclass(frozen=True)
+class Schedule:
+    wall_s: float  # expected wall time of the shard jobs on `cores` cores, longest first
+    work_s: float  # the sum of the known shard times
+    critical: PlannedShard | None  # the longest shard: no schedule ends before it
+    unknown: tuple[str, ...]  # shards never measured (counted as 0 s)
+
+
+def schedule(shards: list[PlannedShard], cores: int) -> Schedule:
+    """Longest-first list scheduling of the shard jobs on `cores` cores, as Snakemake runs them by priority
+    (each job holds `threads` cores; the data, aggregate and report jobs are short and left out)."""
+    free = [(0.0, i) for i in range(max(cores, 1))]  # (time a core becomes free, core)
+    longest_first = sorted(shards, key=lambda s: -(s.expected_s or 0.0))
+    wall = 0.0
+    for s in longest_first:
+        taken = [heapq.heappop(free) for _ in range(min(s.threads, cores))]
+        end = max(t for t, _ in taken) + (s.expected_s or 0.0)
+        for _, core in taken:
+            heapq.heappush(free, (end, core))
+        wall = max(wall, end)
+    return Schedule(wall, sum(s.expected_s or 0.0 for s in shards), longest_first[0] if shards else None,
+                    tuple(f"{s.experiment}/{s.name}" for s in shards if s.expected_s is None))
+
+
+def summary(shards: list[PlannedShard], cores: int) -> str:
+    """What the plan expects: the jobs longest first, and the whole run's wall time on `cores` cores."""
+    sch = schedule(shards, cores)
+    lines = [f"[plan] {len(shards)} shard jobs, {sch.work_s / 60:.1f} min of work; expected wall time on {cores} "
+             f"core(s): {sch.wall_s / 60:.1f} min (longest first)"]
+    if sch.critical is not None and sch.critical.expected_s:
+        c = sch.critical
+        lines.append(f"[plan] critical path: {c.experiment}/{c.name}, {c.expected_s:.0f} s; no run ends before it, "
+                     f"nor before the work per core, {sch.work_s / max(cores, 1):.0f} s")
+    for s in sorted(shards, key=lambda s: -(s.expected_s or 0.0)):
+        t = "never measured" if s.expected_s is None else f"{s.expected_s:6.0f} s"
+        lines.append(f"[plan]   {t}  {s.experiment}/{s.name}  ({s.threads} thread{'s' if s.threads > 1 else ''})")
+    if sch.unknown:
+        lines.append(f"[plan] {len(sch.unknown)} shard(s) never measured count as 0 s")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if not argv:
-        print(__doc__, file=sys.stderr)
-        return 2
-    scale, experiments = argv[0], argv[1:] or config_mod.available_experiments()
+    p = argparse.ArgumentParser(prog="python -m repro.plan", description=__doc__.split("\n\n")[0])
+    p.add_argument("scale", help=f"one of {', '.join(config_mod.SCALES)}")
+    p.add_argument("experiments", nargs="*", help="default: every experiment")
+    p.add_argument("--summary", action="store_true", help="print the expected schedule instead of JSON")
+    p.add_argument("--cores", type=int, default=2, help="cores for the expected schedule (default 2)")
+    args = p.parse_args(argv)
     try:
-        out = [asdict(s) for e in experiments for s in plan(e, scale)]
+        shards = [s for e in args.experiments or config_mod.available_experiments() for s in plan(e, args.scale)]
     except config_mod.ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(json.dumps(out, indent=2))
+    print(summary(shards, args.cores) if args.summary else json.dumps([asdict(s) for s in shards], indent=2))
     return 0
 
 

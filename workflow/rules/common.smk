@@ -66,6 +66,13 @@ except repro_config.ConfigError as e:
     raise WorkflowError(f"invalid configuration in {repro_config.conf_dir()}: {e}")
 
 SHARDS = {(s.experiment, s.name): s for shards in PLAN.values() for s in shards}
+
+
+def plan_summary(cores):
+    """The expected schedule (repro.plan.summary), printed once when the run starts."""
+    from repro.plan import summary
+
+    return summary(list(SHARDS.values()), int(cores or 1))
 # Every dataset file any shard reads: path -> (family, params JSON).
 DATA = {path: (family, params) for s in SHARDS.values() for family, params, path in s.data}
 # GPU resources only when the scale asks for one (the scale decides it for all shards alike).

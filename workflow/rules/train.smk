@@ -27,6 +27,8 @@ rule train:
     benchmark:
         f"{EXPERIMENT_DIR}/{paths.BENCHMARKS_DIR}/{{shard}}.tsv"
     threads: lambda wildcards: shard(wildcards).threads
+    # the longest shards start first (expected seconds, from the last measurement: repro.plan)
+    priority: lambda wildcards: shard(wildcards).priority
     resources:
         mem_mb=lambda wildcards, attempt: shard(wildcards).mem_mb * attempt,
         runtime=lambda wildcards, attempt: shard(wildcards).runtime_min * attempt,
