@@ -26,7 +26,7 @@ import os
 import shutil
 import signal
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -37,6 +37,7 @@ from repro.paths import scratch_dir
 
 STATE_FILE = "checkpoint.pt"
 EVERY_ENV = "REPRO_CHECKPOINT_S"
+FAULT_ENV = "REPRO_FAULT"
 _active: Checkpointer | None = None
 
 
@@ -76,11 +77,20 @@ def _restore(obj, state) -> None:
 
 
 class Checkpointer:
-    """The checkpoints of one shard run (see the module docstring)."""
+    """The checkpoints of one shard run (see the module docstring).
 
-    def __init__(self, directory: str | Path, digest: str, every_s: float | None = None, enabled: bool = True):
+    `train()` gets it explicitly (`checkpointer=`) or takes the one `activated` made current, once per call; it
+    numbers its calls (`open_call`) and carries it in its loop state. `fault(call, step)`, run after every step,
+    is the tests' fault injection: by default parsed once, here, from REPRO_FAULT (see `fault_from_spec`);
+    pass a callable, or None for none.
+    """
+
+    def __init__(self, directory: str | Path, digest: str, every_s: float | None = None, enabled: bool = True,
+                 fault: Callable[[int, int], None] | None | str = "env"):
         self.dir, self.digest, self.enabled = Path(directory), digest, enabled
         self.every_s = float(os.environ.get(EVERY_ENV, "60")) if every_s is None else every_s
+        # the test hook, called as fault(call, step) after every step; read from REPRO_FAULT once, here
+        self.fault = fault_from_spec(os.environ.get(FAULT_ENV)) if fault == "env" else fault
         self.kept: dict[str, object] = {}
         self.calls = 0  # train() calls started in this process
         self.returns: list[int] = []  # steps taken by each finished call
@@ -108,6 +118,14 @@ class Checkpointer:
         self.kept[name] = obj
 
     # ---- the train() side
+
+    def open_call(self) -> int:
+        """Count a train() call of this shard run and return its index (the `call` of begin/save/fault)."""
+        self.calls += 1
+        return self.calls - 1
+
+    def timer(self) -> Timer:
+        return Timer(self.every_s)
 
     def begin(self, index: int, params: Sequence[torch.Tensor], opt: torch.optim.Optimizer) -> tuple[bool, int]:
         """At the start of train() call `index`: (skip this call, step to start after)."""
@@ -142,8 +160,8 @@ class Checkpointer:
         torch.set_rng_state(saved["rng"])
 
     def save(self, params: Sequence[torch.Tensor], opt: torch.optim.Optimizer | None, step: int,
-             finished: bool = False) -> None:
-        index = self.calls - 1
+             finished: bool = False, call: int | None = None) -> None:
+        index = self.calls - 1 if call is None else call
         state = {"digest": self.digest, "call": index + 1 if finished else index, "step": 0 if finished else step,
                  "returns": self.returns + ([step] if finished else []),
                  "params": [] if finished else [p.detach().clone() for p in params],
@@ -153,8 +171,8 @@ class Checkpointer:
         with atomic_path(self.dir / STATE_FILE) as tmp:
             torch.save(state, tmp)
 
-    def finished(self, steps: int, params, opt) -> None:
-        self.save(params, opt, steps, finished=True)
+    def finished(self, steps: int, params, opt, call: int | None = None) -> None:
+        self.save(params, opt, steps, finished=True, call=call)
         self.returns.append(steps)
 
     def clear(self) -> None:
@@ -162,15 +180,13 @@ class Checkpointer:
 
 
 def active() -> Checkpointer | None:
+    """The running shard's checkpointer when it saves (None outside a shard run or when it does not)."""
     return _active if _active is not None and _active.enabled else None
 
 
-def call_started() -> int | None:
-    """Count a train() call of the running shard and return its index (None outside a shard run)."""
-    if _active is None:
-        return None
-    _active.calls += 1
-    return _active.calls - 1
+def current() -> Checkpointer | None:
+    """The running shard's checkpointer, saving or not (it still counts calls and holds the fault hook)."""
+    return _active
 
 
 def keep(name: str, obj) -> None:
@@ -208,15 +224,21 @@ def _main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
-def inject_fault(call: int, step: int) -> None:
-    """Fault injection for the tests: REPRO_FAULT="CALL:STEP:SIGNAL" (e.g. "0:3:TERM" or "1:2:KILL") sends this
-    process that signal at that step of that training call, so the real handler and resume paths run."""
-    spec = os.environ.get("REPRO_FAULT")
+def fault_from_spec(spec: str | None) -> Callable[[int, int], None] | None:
+    """Fault injection for the tests: REPRO_FAULT="CALL:STEP:SIGNAL" (e.g. "0:3:TERM" or "1:2:KILL") gives a hook
+    that sends this process that signal at that step of that training call, so the real handler and resume paths
+    run. The Checkpointer parses the variable once, when it is created; None when it is unset."""
     if not spec:
-        return
+        return None
     c, s, sig = spec.split(":")
-    if int(c) == call and int(s) == step:
-        os.kill(os.getpid(), getattr(signal, f"SIG{sig}"))
+    call, step, signum = int(c), int(s), getattr(signal, f"SIG{sig}")
+
+    def fault(at_call: int, at_step: int) -> None:
+        if at_call == call and at_step == step:
+            os.kill(os.getpid(), signum)
+
+    fault.spec = spec  # type: ignore[attr-defined]
+    return fault
 
 
 class Stages:

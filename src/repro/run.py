@@ -33,6 +33,7 @@ class ShardContext:
     tracker: Tracker
     out: Path  # the shard's output directory (its scratch directory sits beside it)
     digest: str  # of the config the shard ran with: saved state of another config is not used
+    checkpointer: checkpoint.Checkpointer | None = None  # the shard run's (train() calls use it: repro.checkpoint)
 
     @property
     def exp(self):
@@ -55,7 +56,10 @@ class ShardContext:
 
     def keep(self, name: str, obj) -> None:
         """Register state a resumed run must get back (see `repro.checkpoint`): rows, orders, generators."""
-        checkpoint.keep(name, obj)
+        if self.checkpointer is not None:
+            self.checkpointer.keep(name, obj)
+        else:
+            checkpoint.keep(name, obj)
 
 
 def run(cfg: config_mod.RunConfig) -> list[Path]:
@@ -82,7 +86,7 @@ def run_shard(cfg: config_mod.RunConfig, module, shard: str) -> Path:
     with tracker(cfg.tracking.mode, project=cfg.tracking.project, directory=cfg.tracking.dir,
                  name=f"{cfg.scale.name}-{cfg.experiment.name}-{shard}",
                  group=f"{cfg.scale.name}-{cfg.experiment.name}", config=frozen) as track, checkpoint.activated(ck):
-        table = module.run_shard(ShardContext(cfg, shard, device, track, out, ck.digest))
+        table = module.run_shard(ShardContext(cfg, shard, device, track, out, ck.digest, ck))
         wall = time.perf_counter() - t0
         log_curves(track, table)
         track.summary({"wall_time_s": wall, "rows": len(table)})

@@ -12,7 +12,7 @@ import torch
 from repro.data import DataRef, load
 from repro.data.augment import normalize, random_crop_flip
 from repro.experiments.double_descent.sweep import noisy_labels, record_epochs
-from repro.train import train
+from repro.train import adam, train
 
 
 def _models(arch: str):
@@ -74,7 +74,7 @@ def fit_one(ctx, arch: str, k: int, noise: float, seed: int, x, y, xt, yt, total
                          "value": v})
 
     wanted = {min(e * steps_per_epoch, total) for e in record_epochs(c.epochs, c.n_records)} | {total}
-    train(model.parameters(), losses, steps=total, optimizer=lambda p: torch.optim.Adam(p, lr=c.lr),
+    train(model.parameters(), losses, steps=total, optimizer=adam(c.lr),
           record=record, record_steps=sorted(wanted), label=ctx.label(f"k={k}"),
           model_names=[f"{arch} k={k} seed{seed}"])
     return rows

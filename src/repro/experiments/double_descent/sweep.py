@@ -17,7 +17,7 @@ import torch
 
 from repro import checkpoint
 from repro.nn.batched import WidthSweepMLP
-from repro.train import MinibatchOrder, train
+from repro.train import MinibatchOrder, sgd, train
 
 
 def noisy_labels(y: torch.Tensor, fraction: float, seed: int, n_classes: int = 10) -> torch.Tensor:
@@ -125,7 +125,7 @@ def train_width_sweep(x: torch.Tensor, y: torch.Tensor, x_test: torch.Tensor, y_
 
     names = [f"h={h}/seed{s}" for h in widths for s in seeds]
     train(model.parameters(), losses, steps=epochs * steps_per_epoch,
-          optimizer=lambda p: torch.optim.SGD(p, lr=lr, momentum=momentum),
+          optimizer=sgd(lr, momentum=momentum),
           record=record, record_steps=[e * steps_per_epoch for e in record_epochs], label=label,
           model_names=names, progress_every_s=progress_every_s)
     if ensemble:

@@ -24,7 +24,7 @@ from repro.experiments import Shard
 from repro.experiments.f_principle.claims import CLAIMS as CLAIMS  # re-exported: the experiment interface
 from repro.experiments.f_principle.claims import FP1_PEAK_FLOOR, FP1_THRESHOLD, FP3_CONVERGED
 from repro.nn.batched import ACTIVATIONS, BatchedMLP
-from repro.train import log_spaced_steps, train
+from repro.train import adam, log_spaced_steps, sgd, train
 
 # ---------------------------------------------------------------- protocol (schema)
 
@@ -217,7 +217,7 @@ def run_fp1(ctx) -> pd.DataFrame:
                 rows.append(dict(activation=act, target=tgt, seed=s, step=step, peak=j, freq=k,
                                  metric="delta_f", value=delta[i, k].item()))
 
-    train(model.parameters(), losses, steps=c.steps, optimizer=lambda p: torch.optim.Adam(p, lr=c.lr),
+    train(model.parameters(), losses, steps=c.steps, optimizer=adam(c.lr),
           record=record, record_steps=records, label=ctx.label(), model_names=names)
     # the state after the last update was never passed through losses(): check it once more
     with torch.no_grad():
@@ -294,7 +294,7 @@ def run_fp2(ctx) -> pd.DataFrame:
                 rows.append(dict(seed=seed, step=step, delta=rel, metric="e_low", value=e_low[i].item()))
                 rows.append(dict(seed=seed, step=step, delta=rel, metric="e_high", value=e_high[i].item()))
 
-    train(model.parameters(), losses, steps=c.steps, optimizer=lambda p: torch.optim.Adam(p, lr=c.lr),
+    train(model.parameters(), losses, steps=c.steps, optimizer=adam(c.lr),
           record=record, record_steps=log_spaced_steps(c.steps, c.n_records), label=ctx.label(),
           model_names=[f"seed{s}" for s in ctx.seeds])
     return pd.DataFrame(rows)
@@ -351,7 +351,7 @@ def fit_circle(ctx, c: FP3Config, k: int, bias: bool) -> list[dict]:
         for i, s in enumerate(ctx.seeds):
             rows.append(dict(bias=bias, k=k, seed=s, step=step, metric="loss_ratio", value=ratio[i].item()))
 
-    done = train(params, losses, steps=c.max_steps, optimizer=lambda p: torch.optim.SGD(p, lr=c.lr),
+    done = train(params, losses, steps=c.max_steps, optimizer=sgd(c.lr),
                  record=record, record_steps=log_spaced_steps(c.max_steps, c.n_records),
                  label=ctx.label(f"k={k}", "bias" if bias else "no-bias"),
                  model_names=[f"seed{s}" for s in ctx.seeds], stop=lambda: bool((converged >= 0).all()))

@@ -22,6 +22,7 @@ from repro.experiments.info_bottleneck import mnist_net
 from repro.experiments.info_bottleneck.claims import CLAIMS as CLAIMS  # re-exported: the experiment interface
 from repro.experiments.info_bottleneck.mnist_net import MnistNetwork
 from repro.nn.batched import BatchedMLP
+from repro.train import adam
 
 # A killed shard resumes from its last checkpoint (repro.checkpoint): all its state is registered with ctx.keep.
 RESUMABLE = True
@@ -96,7 +97,7 @@ def run_shard(ctx) -> pd.DataFrame:
     return train_in_information_plane(ctx, model, points, x=x, y=y, pool=tr, x_info=x, y_info=y, acc_index=te,
                                       batch_size=c.batch_size, epochs=c.epochs, n_records=c.n_records,
                                       kde_records=c.kde_records, kde_noise_var=c.kde_noise_var, bins=c.bins,
-                                      optimizer=lambda p: torch.optim.Adam(p, lr=c.lr))
+                                      optimizer=adam(c.lr))
 
 
 def figures(table: pd.DataFrame, cfg) -> list:

@@ -19,6 +19,7 @@ from omegaconf import MISSING
 from repro.config import ConfigError, one_of, positive
 from repro.data import DataRef, load
 from repro.nn.batched import BatchedMLP
+from repro.train import sgd
 
 N_TRAIN, N_TEST = 60_000, 10_000
 
@@ -82,7 +83,7 @@ def run(ctx) -> pd.DataFrame:
                                       x_info=x_test, y_info=y_test, acc_index=None, batch_size=c.batch_size,
                                       epochs=c.epochs, n_records=c.n_records, kde_records=c.kde_records,
                                       kde_noise_var=c.kde_noise_var, bins=c.bins,
-                                      optimizer=lambda p: torch.optim.SGD(p, lr=c.lr))
+                                      optimizer=sgd(c.lr))
 
 
 def protocol_row(c: MnistNetwork, seeds: int) -> dict:

@@ -12,7 +12,7 @@ from typing import Sequence
 import torch
 
 from repro.nn.batched import BatchedMLP
-from repro.train import MinibatchOrder, train
+from repro.train import MinibatchOrder, adam, train
 
 
 def magnitude_prune(weights: Sequence[torch.Tensor], masks: Sequence[torch.Tensor],
@@ -127,7 +127,7 @@ def train_level(init: State, masks: list[torch.Tensor] | None, order_seeds: Sequ
     wanted = set(range(0, iterations + 1, eval_every)) | {iterations}
     if snapshot_at is not None:
         wanted.add(snapshot_at)
-    train(model.parameters(), losses, steps=iterations, optimizer=lambda p: torch.optim.Adam(p, lr=lr),
+    train(model.parameters(), losses, steps=iterations, optimizer=adam(lr),
           record=record, record_steps=sorted(wanted), label=label, model_names=names,
           after_step=model.apply_masks_ if masks is not None else None)
     return rows, State.of(model), (snapshot[0] if snapshot else None)

@@ -13,7 +13,7 @@ import torch
 from repro.data import DataRef, load
 from repro.data.augment import normalize, random_crop_flip, to_float
 from repro.nn import lth
-from repro.train import train
+from repro.train import adam, sgd, train
 
 ARMS = ("reset", "rewind", "reinit", "random")
 
@@ -108,8 +108,8 @@ def fit(ctx, name: str, c, state: dict, masks: dict | None, seed: int, data, lab
 
     def optimizer(params):
         if spec["optimizer"] == "adam":
-            return torch.optim.Adam(params, lr=spec["lr"])
-        return torch.optim.SGD(params, lr=spec["lr"], momentum=spec["momentum"], weight_decay=spec["weight_decay"])
+            return adam(spec["lr"])(params)
+        return sgd(spec["lr"], momentum=spec["momentum"], weight_decay=spec["weight_decay"])(params)
 
     named = dict(model.named_parameters())
 

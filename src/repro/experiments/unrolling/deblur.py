@@ -34,7 +34,7 @@ from torch import nn
 from repro.config import ConfigError, positive
 from repro.data import DataRef, load
 from repro.experiments.unrolling.claims import CONVERGENCE_WINDOW
-from repro.train import log_spaced_steps, train
+from repro.train import adam, log_spaced_steps, train
 
 if TYPE_CHECKING:
     from repro.report.figures import Figure
@@ -421,7 +421,7 @@ def train_network(ctx, c: Deblur, seed: int, otf: torch.Tensor, x: dict, y: dict
     sched = {}
 
     def optimizer(params):
-        opt = torch.optim.Adam(params, lr=c.lr)
+        opt = adam(c.lr)(params)
         sched["lr"] = torch.optim.lr_scheduler.CosineAnnealingLR(opt, c.steps) if c.cosine else None
         if sched["lr"] is not None:
             ctx.keep(f"seed{seed}-lr", sched["lr"])

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from repro.experiments.unrolling.lasso import alista_weight, lipschitz, soft_threshold, support_selected_threshold
+from repro.train import adam
 
 METHODS = ("lista", "lista_cp", "lista_cpss", "alista")
 LABELS = {"lista": "LISTA", "lista_cp": "LISTA-CP", "lista_cpss": "LISTA-CPSS", "alista": "ALISTA",
@@ -102,7 +103,7 @@ def train_layerwise(models: Sequence[Unrolled], batch: Callable[[], tuple[torch.
                 y, x = batch()
                 return torch.stack([((m(y, upto=k)[-1] - x) ** 2).sum(-1).mean() for m in models])
 
-            train_fn(params, losses, steps=steps, optimizer=lambda p, lr_=phase_lr: torch.optim.Adam(p, lr=lr_),
+            train_fn(params, losses, steps=steps, optimizer=adam(phase_lr),
                      label=f"{label} layer {k}/{layers} lr {phase_lr:.1e}",
                      model_names=[m.method for m in models],
                      stop=stop_factory(k) if stop_factory is not None else None)
@@ -121,5 +122,5 @@ def train_end_to_end(models: Sequence[Unrolled], batch: Callable[[], tuple[torch
         return torch.stack([((m(y)[-1] - x) ** 2).sum(-1).mean() for m in models])
 
     for phase_lr in [lr, *(lr * d for d in decays)]:
-        train_fn(params, losses, steps=steps, optimizer=lambda p, lr_=phase_lr: torch.optim.Adam(p, lr=lr_),
+        train_fn(params, losses, steps=steps, optimizer=adam(phase_lr),
                  label=f"{label} end to end lr {phase_lr:.1e}", model_names=[m.method for m in models])

@@ -1,0 +1,5 @@
+import sys
+
+from repro.benchmark import main
+
+sys.exit(main())
