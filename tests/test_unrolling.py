@@ -115,6 +115,68 @@ def test_untrained_nets_are_ista(method):
             assert torch.allclose(est, rec[k], atol=1e-10), k
 
 
+def test_alista_at_initialisation_is_ista_with_its_step_and_threshold():
+    """With W = A, no support selection and gamma = 1/L, ALISTA's layers are ISTA's iterations at lam."""
+    a, _, y = problem()
+    step = 1.0 / lasso.lipschitz(a)
+    net = Unrolled("alista", a, 6, 0.3, 0.0, 0.0, alista_step=step, weight=a)
+    rec = {}
+    lasso.ista(a, y, [0.3], 6, record=range(1, 7), on_record=lambda k, est: rec.setdefault(k, est[0]))
+    with torch.no_grad():
+        for k, est in enumerate(net(y), start=1):
+            assert torch.allclose(est, rec[k], atol=1e-10), k
+    assert float(net.theta[0].detach()) == pytest.approx(0.3 * step)  # the threshold starts at lam / L (the authors' code)
+
+
+def test_warm_start_makes_every_member_alistas_initial_layer():
+    a, _, y = problem()
+    alista = Unrolled("alista", a, 4, 0.3, 0.0, 0.0)
+    with torch.no_grad():
+        ref = alista(y)
+        for m in ("lista", "lista_cp"):
+            for k, est in enumerate(Unrolled(m, a, 4, 0.3, 0.0, 0.0, init="alista")(y)):
+                assert torch.allclose(est, ref[k], atol=1e-9), (m, k)
+
+
+def test_a_greedy_step_is_the_gradient_of_that_layers_loss_with_the_earlier_layers_frozen():
+    """One step of train_greedy on layer k from the cached pool input equals one Adam step on layer k's loss
+    computed through the whole (frozen) net: the same gradient, the same update."""
+    from repro.experiments.unrolling.lista import grouped_adam, train_greedy
+    from repro.train import train
+
+    a, x, y = problem(count=32)
+    ref, net = Unrolled("lista_cp", a, 3, 0.3, 0.0, 0.0), Unrolled("lista_cp", a, 3, 0.3, 0.0, 0.0)
+    idx = torch.arange(8)
+    calls = []
+
+    def one_step(params, losses, **kw):  # every call trains one step; stop after layer 2's first phase
+        calls.append(kw["label"])
+        return train(params, losses, steps=1, optimizer=kw["optimizer"], progress_every_s=None) if len(calls) == 1 \
+            or "layer 2/3 new" in kw["label"] else 0
+
+    train_greedy([net], (y, x), lambda: idx, lr=1e-3, scalar_lr=1e-2, decays=[0.2], steps=1, finish_steps=0,
+                 finish_lr=1e-5, train_fn=one_step, label="t")
+    # the reference: layer 1's step, then layer 2's step through the full net, layer 1 frozen (not in the optimizer)
+    for k in (1, 2):
+        params = ref.layer_params(k - 1)
+        train(params, lambda k=k: (((ref(y[idx], upto=k)[-1] - x[idx]) ** 2).sum(-1).mean()).reshape(1), steps=1,
+              optimizer=grouped_adam(1e-3, 1e-2), progress_every_s=None)
+    for p, q in zip(net.parameters(), ref.parameters()):
+        assert torch.allclose(p, q, atol=1e-10)
+    assert not torch.equal(net.w[1], Unrolled("lista_cp", a, 3, 0.3, 0.0, 0.0).w[1])  # layer 2 did move
+
+
+def test_scalars_get_their_own_learning_rate():
+    from repro.experiments.unrolling.lista import param_groups
+
+    a, _, _ = problem()
+    net = Unrolled("alista", a, 2, 0.3, 0.0, 0.0)
+    cp = Unrolled("lista_cp", a, 2, 0.3, 0.0, 0.0)
+    groups = param_groups([*net.parameters(), *cp.parameters()], 1e-4, 1e-2, {id(cp.w[0]): 0.5})
+    by_lr = {g["lr"]: len(g["params"]) for g in groups}
+    assert by_lr == {1e-2: 6, 1e-4: 1, 5e-5: 1}  # 4 ALISTA + 2 CP scalars; CP's matrices, one at its own rate
+
+
 def test_support_selection_grows_with_depth_and_only_where_it_belongs():
     a, _, _ = problem()
     cpss = Unrolled("lista_cpss", a, 16, 0.4, 1.2, 13.0)
@@ -149,7 +211,11 @@ def test_config_rejects_bad_values():
     with pytest.raises(ConfigError, match="experiment.layers must be positive"):
         compose(["experiment=unrolling", "experiment.layers=0"])
     with pytest.raises(ConfigError, match="experiment.schedule"):
-        compose(["experiment=unrolling", "experiment.schedule=greedy"])
+        compose(["experiment=unrolling", "experiment.schedule=end_to_end"])
+    with pytest.raises(ConfigError, match="experiment.init"):
+        compose(["experiment=unrolling", "experiment.init=zeros"])
+    with pytest.raises(ConfigError, match="experiment.method_lr key"):
+        compose(["experiment=unrolling", "+experiment.method_lr.lasso=0.1"])
 
 
 def test_every_config_value_comes_from_conf():
@@ -183,20 +249,22 @@ def test_smoke_shards_write_every_method(tmp_path, monkeypatch):
     learned = t[t["method"].isin(METHODS) & (t["metric"] == "nmse_db")]
     assert set(learned["layer"]) == {1, 2, 3} and np.isfinite(learned["value"]).all()
     ista = t[(t["method"] == "ista") & (t["metric"] == "nmse_db")]
-    assert ista["layer"].max() == 20 and set(ista["lam"]) == {0.05, 0.2}
+    assert 3 <= ista["layer"].max() <= 20 and set(ista["lam"]) == {0.05, 0.2}  # stops at a plateau or at 20
+    stops = t[t["metric"] == "iterations"].set_index("method")
+    assert set(stops.index) == {"ista", "fista"} and stops.loc["ista", "layer"] == ista["layer"].max()
     assert (t[t["metric"] == "gamma"]["method"] == "alista").all()
     # the baselines do not depend on a training seed; the learned nets have the scale's first seed
     assert set(t[t["method"].isin(["ista", "fista", "oracle"])]["seed"]) == {-1}
-    assert set(t[t["method"].isin(METHODS)]["seed"]) == {100}
-    # smoke is layer-wise without early stopping (3 layers, 3 phases of 2 steps): the validation curve covers the
-    # last layer's stage, recorded at the fractions the shard declares, the window's start included
+    assert set(t[t["method"].isin(METHODS)]["seed"]) == {200, 201}  # experiment.seeds (3) of the scale's 2
+    # smoke is greedy (3 layers, 3 phases of 2 steps, then a finish of 2): the validation curve covers the last
+    # layer's stage and the finish, recorded at the fractions the shard declares, the window's start included
     from repro.experiments.unrolling.sparse_run import CURVE_FRACTIONS
 
-    start, span = 2 * 3 * 2, 3 * 2
+    start, span = 2 * 3 * 2, 3 * 2 + 2
     expected = sorted({start + int(round(f * span)) for f in CURVE_FRACTIONS})
     assert start + int(round((1 - uc.CONVERGENCE_WINDOW) * span)) in expected
     for m in METHODS:
-        curve = t[(t["method"] == m) & (t["metric"] == uc.CURVE)]
+        curve = t[(t["method"] == m) & (t["metric"] == uc.CURVE) & (t["seed"] == 200)]
         assert sorted(curve["step"]) == expected and set(curve["layer"]) == {3}, m
         assert curve["step"].max() == learned[learned["method"] == m]["step"].max()  # ends where training ends
     assert not t.duplicated(subset=[c for c in t.columns if c != "value"]).any()
@@ -209,6 +277,7 @@ def test_layerwise_schedule_trains_each_layer_in_turn(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     [out] = run(compose(["experiment=unrolling", "scale=smoke", "tracking=disabled", f"data_dir={tmp_path / 'data'}",
                          "shard=sparse-noiseless", "experiment.schedule=layerwise", "experiment.steps=3",
+                         "experiment.seeds=1",
                          "experiment.patience=1", "experiment.eval_every=1"]))
     t = pd.read_csv(out / "table.csv")
     val = t[(t["metric"] == "val_nmse_db") & (t["method"] == "lista")].sort_values("layer")
@@ -225,25 +294,29 @@ def test_layerwise_schedule_trains_each_layer_in_turn(tmp_path, monkeypatch):
     assert np.allclose(at_end[last.index], last)  # the curve's end is the final network's validation NMSE
 
 
-def test_end_to_end_schedule_records_the_validation_curve_over_all_its_steps(tmp_path, monkeypatch):
-    from repro.config import compose
-    from repro.experiments.unrolling.sparse_run import CURVE_FRACTIONS
-    from repro.run import run
+def test_a_killed_greedy_schedule_rebuilds_its_cached_inputs_and_resumes_identically(tmp_path):
+    """Greedy, killed (SIGTERM) in layer 2's second phase: the resumed run rebuilds layer 2's cached pool input from
+    the restored layer 1 (it is not checkpointed) and writes a byte-identical table; the claims read its curve."""
+    import os
+    import subprocess
+    import sys
 
-    monkeypatch.chdir(tmp_path)
-    [out] = run(compose(["experiment=unrolling", "scale=smoke", "tracking=disabled", f"data_dir={tmp_path / 'data'}",
-                         "shard=sparse-noiseless", "experiment.schedule=end_to_end", "experiment.steps=10"]))
-    t = pd.read_csv(out / "table.csv")
-    span = 3 * 10  # three phases (lr, x 0.2, x 0.02) of 10 steps, all training the full depth
-    for m in METHODS:
-        curve = t[(t["method"] == m) & (t["metric"] == uc.CURVE)]
-        assert sorted(curve["step"]) == sorted({int(round(f * span)) for f in CURVE_FRACTIONS}) and 27 in set(
-            curve["step"])
+    def repro(out: str, env: dict | None = None) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "repro", "experiment=unrolling", "shard=sparse-noiseless",
+                               "scale=smoke", "tracking=disabled", f"data_dir={tmp_path / 'data'}",
+                               f"out={tmp_path / out}"], cwd=tmp_path, capture_output=True, text=True,
+                              env={**os.environ, **(env or {})}, timeout=300)
+
+    clean = repro("clean")
+    assert clean.returncode == 0, clean.stderr
+    killed = repro("run", {"REPRO_CHECKPOINT_S": "0", "REPRO_FAULT": "4:1:TERM"})
+    assert killed.returncode == 143, killed.stderr
+    resumed = repro("run")
+    assert resumed.returncode == 0 and "[checkpoint] resuming training call 4 at step 1" in resumed.stdout
+    assert (tmp_path / "run" / "table.csv").read_bytes() == (tmp_path / "clean" / "table.csv").read_bytes()
+    t = pd.read_csv(tmp_path / "clean" / "table.csv")
     claims = {c.id: c.evaluate(t, None) for c in uc.CLAIMS}
     assert claims["U1"]["preconditions"][0]["holds"] is not None  # decided from the recorded curve
-    from repro.experiments.unrolling.plots import all_figures
-
-    assert [f.name for f in all_figures(t.assign(noise="noiseless"), None)] == ["u_nmse", "u_params", "u_training"]
 
 
 def test_paper_scale_sparse_path(tmp_path, monkeypatch):
@@ -257,7 +330,8 @@ def test_paper_scale_sparse_path(tmp_path, monkeypatch):
                    "experiment.layers=2", "experiment.n_test=20", "experiment.n_val=20", "experiment.steps=4",
                    "experiment.eval_every=1", "experiment.classical_iterations=10"])
     e = cfg.experiment
-    assert (e.schedule, e.patience, e.lr, e.batch_size) == ("layerwise", 8, 5e-4, 64)  # the papers' protocol
+    assert (e.schedule, e.patience, e.eval_every, e.lr, e.decay_rate, e.batch_size, e.alista_step, e.init) == (
+        "layerwise", 400, 1, 5e-4, 0.3, 64, 1.0, "ista")  # the authors' protocol (eval_every overridden here)
     [out] = run(cfg)
     t = pd.read_csv(out / "table.csv")
     assert set(t[t["metric"] == "nmse_db"]["method"]) == {*METHODS, "ista", "fista", "oracle"}
@@ -274,7 +348,8 @@ def test_a_killed_early_stopping_phase_resumes_with_its_own_stopping_state(tmp_p
 
     def repro(out: str, env: dict | None = None) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "repro", "experiment=unrolling", "shard=sparse-noiseless",
-                               "scale=smoke", "tracking=disabled", "experiment.patience=2", "experiment.eval_every=1",
+                               "scale=smoke", "tracking=disabled", "experiment.schedule=layerwise",
+                               "experiment.patience=2", "experiment.eval_every=1",
                                "experiment.steps=8", f"data_dir={tmp_path / 'data'}", f"out={tmp_path / out}"],
                               cwd=tmp_path, capture_output=True, text=True, env={**os.environ, **(env or {})},
                               timeout=300)

@@ -81,9 +81,10 @@ def _fast_kwargs(params: Sequence[torch.nn.Parameter], fused: bool | None, kw: d
 
 
 def _factory(cls, lr: float, fused: bool | None, kw: dict):
-    def make(params: Sequence[torch.nn.Parameter]) -> torch.optim.Optimizer:
-        params = list(params)
-        return cls(params, lr=lr, **kw, **_fast_kwargs(params, fused, kw))
+    def make(params: Sequence[torch.nn.Parameter] | Sequence[dict]) -> torch.optim.Optimizer:
+        params = list(params)  # tensors, or parameter groups (dicts with "params" and their own options)
+        flat = [p for g in params for p in g["params"]] if params and isinstance(params[0], dict) else params
+        return cls(params, lr=lr, **kw, **_fast_kwargs(flat, fused, kw))
 
     return make
 

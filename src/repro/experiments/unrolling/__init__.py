@@ -2,9 +2,9 @@
 reconstruction network against Tikhonov and TV (deblurring).
 
 Shards `sparse-noiseless` and `sparse-snr40` each train LISTA, LISTA-CP, LISTA-CPSS and ALISTA side by side with
-the papers' layer-wise schedule (`lista.train_layerwise`; end to end at laptop scale), then measure the NMSE
-after every layer on the fixed test set, and run ISTA and FISTA batched over the test set for a grid of lam out
-to thousands of iterations.
+the papers' layer-wise schedule (`lista.train_layerwise`; greedily on a cached pool at laptop scale,
+`lista.train_greedy`), then measure the NMSE after every layer on the fixed test set, and run ISTA and FISTA batched
+over the test set for a grid of lam until every lam has plateaued.
 Shard `deblur` is the unrolled reconstruction (`deblur`).
 """
 
@@ -21,7 +21,7 @@ from repro.experiments import Shard
 from repro.experiments.unrolling import deblur
 from repro.experiments.unrolling.claims import CLAIMS as CLAIMS  # re-exported: the experiment interface
 from repro.experiments.unrolling.deblur import Deblur
-from repro.experiments.unrolling.lista import METHODS
+from repro.experiments.unrolling.lista import INITS, METHODS
 
 # A killed shard resumes from its last checkpoint (repro.checkpoint): all its state is registered with ctx.keep.
 RESUMABLE = True
@@ -43,18 +43,27 @@ class Config:
     data_seed: int = MISSING
     snr_db: list[float | None] = field(default=MISSING)  # one shard each; None: noiseless
     methods: list[str] = field(default=MISSING)  # a subset of lista.METHODS
-    lam: float = MISSING  # the learned nets start as ISTA with threshold lam / L
+    lam: float = MISSING  # the learned nets start with threshold lam / L
+    init: str = MISSING  # where LISTA's, LISTA-CP's and LISTA-CPSS's matrices start: "ista" or "alista" (lista.INITS)
+    alista_step: float = MISSING  # ALISTA's initial step gamma (the authors' code: 1.0)
     ss_step: float = MISSING  # support selection: p_k = min(ss_step * k, ss_max) percent
     ss_max: float = MISSING
-    schedule: str = MISSING  # "layerwise" (the papers'); "end_to_end": all layers at once on the last layer's loss
-    lr: float = MISSING
+    schedule: str = MISSING  # "layerwise" (the papers'); "greedy": one layer at a time on a cached pool, then a finish
+    lr: float = MISSING  # Adam's rate for the matrices
+    scalar_lr: float = MISSING  # Adam's rate for the learned scalars (thresholds, step sizes), their own group
+    method_lr: dict[str, float] = field(default=MISSING)  # a method's own matrix rate in place of lr ({}: none)
     decays: list[float] = field(default=MISSING)  # the fine-tuning phases of each layer
+    decay_rate: float = MISSING  # layer-wise: a trained layer's rate shrinks by this factor with every new layer
+    pool: int = MISSING  # greedy: the fixed training pool (codes and their measurements)
+    finish_steps: int = MISSING  # greedy: end-to-end steps on the sum of per-layer losses after the last layer
+    finish_lr: float = MISSING  # greedy: the finish's matrix rate
     batch_size: int = MISSING
     steps: int = MISSING  # at most this many steps per phase
     patience: int | None = MISSING  # stop a phase after this many validations without improvement; None: all steps
     eval_every: int = MISSING
     seeds: int = MISSING  # training seeds of the learned networks (the first of the scale's seeds)
-    classical_iterations: int = MISSING
+    classical_iterations: int = MISSING  # at most this many ISTA/FISTA iterations
+    plateau_db: float = MISSING  # ISTA/FISTA stop once every lam gains less than this over the last 10% of iterations
     classical_lams: list[float] = field(default=MISSING)
     deblur: Deblur = MISSING
     deviations: dict[str, str] = field(default=MISSING)  # config key -> why this scale differs from the paper
@@ -62,8 +71,9 @@ class Config:
 
     def __post_init__(self) -> None:
         one_of("experiment.name", self.name, ("unrolling",))
-        for k in ("m", "n", "layers", "n_test", "n_val", "lr", "batch_size", "steps", "eval_every", "seeds",
-                  "classical_iterations", "lam"):
+        for k in ("m", "n", "layers", "n_test", "n_val", "lr", "scalar_lr", "batch_size", "steps", "eval_every",
+                  "seeds", "classical_iterations", "lam", "alista_step", "decay_rate", "pool", "finish_lr",
+                  "plateau_db"):
             positive(f"experiment.{k}", getattr(self, k))
         if not 0 < self.p <= 1:
             raise ConfigError(f"experiment.p must be in (0, 1], got {self.p}")
@@ -71,7 +81,16 @@ class Config:
             raise ConfigError("experiment.snr_db must list at least one setting (null = noiseless)")
         for m in self.methods:
             one_of("experiment.methods[]", m, METHODS)
-        one_of("experiment.schedule", self.schedule, ("layerwise", "end_to_end"))
+        one_of("experiment.schedule", self.schedule, ("layerwise", "greedy"))
+        one_of("experiment.init", self.init, INITS)
+        for m, v in self.method_lr.items():
+            one_of("experiment.method_lr key", m, METHODS)
+            positive(f"experiment.method_lr.{m}", v)
+        if self.finish_steps < 0:
+            raise ConfigError(f"experiment.finish_steps must be >= 0, got {self.finish_steps}")
+        if self.schedule == "greedy" and self.batch_size > self.pool:
+            raise ConfigError(f"experiment.batch_size ({self.batch_size}) must not exceed experiment.pool "
+                              f"({self.pool}) in the greedy schedule")
         for lam in self.classical_lams:
             positive("experiment.classical_lams[]", lam)
         if not 0 <= self.ss_step <= 100 or not 0 <= self.ss_max <= 100:
@@ -81,9 +100,10 @@ class Config:
             positive("experiment.patience", self.patience)
 
 
-SPARSE_KEYS = ("m", "n", "p", "layers", "n_test", "n_val", "data_seed", "methods", "lam", "ss_step", "ss_max",
-               "schedule", "lr", "decays", "batch_size", "steps", "patience", "eval_every", "seeds",
-               "classical_iterations", "classical_lams")
+SPARSE_KEYS = ("m", "n", "p", "layers", "n_test", "n_val", "data_seed", "methods", "lam", "init", "alista_step",
+               "ss_step", "ss_max", "schedule", "lr", "scalar_lr", "method_lr", "decays", "decay_rate", "pool",
+               "finish_steps", "finish_lr", "batch_size", "steps", "patience", "eval_every", "seeds",
+               "classical_iterations", "plateau_db", "classical_lams")
 
 
 def noise_name(snr_db: float | None) -> str:
@@ -133,22 +153,37 @@ def protocol(cfg) -> list[dict]:
     noise = ", ".join("noiseless" if s is None else f"SNR {s:g} dB" for s in e.snr_db)
     sched = (f"until {e.patience} validations ({e.eval_every} steps apart) bring no improvement, at most {e.steps} "
              "steps" if e.patience is not None else f"{e.steps} steps each")
+    rates = (f"Adam, matrices at lr {e.lr:g}"
+             + "".join(f" ({m} {v:g})" for m, v in e.method_lr.items())
+             + f", thresholds and step sizes at {e.scalar_lr:g} in their own group")
+    fine = ", × ".join(f"{d:g}" for d in e.decays)
+    start = ("ISTA (W = A/L, step 1/L)" if e.init == "ista" else
+             f"ALISTA's initial layer (a disclosed warm start: the analytic W at step {e.alista_step:g})")
+    if e.schedule == "layerwise":
+        training = (f"layer-wise (Chen et al.; the authors' utils/train.py): per layer, the new layer's parameters, "
+                    f"then all layers so far at lr × {fine}, a trained layer's rate shrinking × {e.decay_rate:g} per "
+                    f"new layer; each phase {sched}, fresh codes every step")
+    else:
+        training = (f"greedy (not the papers' schedule): per layer, on a fixed pool of {e.pool} codes with that "
+                    f"layer's input cached, the layer's own parameters for {e.steps} steps at lr, then {e.steps} at "
+                    f"each lr × {fine}; then {e.finish_steps} end-to-end steps on the sum of the per-layer losses "
+                    f"at lr {e.finish_lr:g}")
     return [
         {"key": "problem", "value": f"y = A x (+ noise), A {e.m}×{e.n} N(0, 1/m) with unit-norm columns, x "
-                                    f"Bernoulli({e.p:g}) × N(0, 1); {noise}; {e.n_test} fixed test vectors"},
-        {"key": "learned", "value": f"{', '.join(e.methods)}; {e.layers} layers, initialised as ISTA with "
-                                    f"threshold λ/L, λ = {e.lam:g}; support selection {e.ss_step:g}% per layer, at "
-                                    f"most {e.ss_max:g}%; ALISTA's W from the Frobenius coherence problem"},
-        {"key": "training", "value": (
-            f"layer-wise (Chen et al.): per layer, the new layer at Adam lr {e.lr:g}, then all layers so far at lr × "
-            f"{', × '.join(f'{d:g}' for d in e.decays)}; each phase {sched}" if e.schedule == "layerwise" else
-            f"end to end (not the papers' layer-wise schedule): all layers on the last layer's loss, Adam lr "
-            f"{e.lr:g} then × {', × '.join(f'{d:g}' for d in e.decays)}, {e.steps} steps each")
-            + f"; batch {e.batch_size}, fresh codes every step; {e.seeds} training seed(s); the validation NMSE of "
-              "the full-depth output is recorded over the steps that train it (the claims' convergence "
-              "precondition)"},
-        {"key": "classical", "value": f"ISTA and FISTA for λ in {e.classical_lams}, {e.classical_iterations} "
-                                      "iterations, batched over the test set; at 16 iterations each uses the λ "
-                                      "best on the validation set"},
+                                    f"Bernoulli({e.p:g}) × N(0, 1); {noise}; {e.n_test} fixed test vectors, "
+                                    f"{e.n_val} validation vectors"},
+        {"key": "learned", "value": f"{', '.join(e.methods)}; {e.layers} layers; thresholds start at λ/L, λ = "
+                                    f"{e.lam:g}; the matrices of LISTA, LISTA-CP and LISTA-CPSS start as {start}; "
+                                    f"ALISTA's step starts at {e.alista_step:g} (the authors' code); support "
+                                    f"selection {e.ss_step:g}% per layer, at most {e.ss_max:g}%, an entry passing "
+                                    "only when in the top p% of its vector and above the threshold (the authors' "
+                                    "shrink_ss); ALISTA's W from the Frobenius coherence problem"},
+        {"key": "training", "value": f"{training}; {rates}; batch {e.batch_size}; {e.seeds} training seed(s); the "
+                                     "validation NMSE of the full-depth output is recorded over the steps that "
+                                     "train it (the claims' convergence precondition)"},
+        {"key": "classical", "value": f"ISTA and FISTA for λ in {e.classical_lams}, batched over the test set, "
+                                      f"until every λ gains less than {e.plateau_db:g} dB over the last 10% of its "
+                                      f"iterations (at most {e.classical_iterations}); at {e.layers} iterations each "
+                                      "uses the λ best on the validation set"},
         *([deblur.protocol_row(e.deblur)] if e.deblur.enabled else []),
     ]

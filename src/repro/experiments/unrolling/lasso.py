@@ -19,14 +19,16 @@ def soft_threshold(v: torch.Tensor, theta) -> torch.Tensor:
 
 
 def support_selected_threshold(v: torch.Tensor, theta, percent: float) -> torch.Tensor:
-    """Chen et al. 2018's thresholding with support selection: the `percent`% largest entries of each row by
-    magnitude pass unchanged (they are trusted to be in the support); the others are soft-thresholded."""
+    """Chen et al. 2018's thresholding with support selection, as the authors' code has it (utils/tf.py,
+    `shrink_ss`): an entry passes unchanged (it is trusted to be in the support) when it is among the `percent`%
+    largest of its row by magnitude *and* above the threshold; the others are soft-thresholded."""
     k = int(percent / 100.0 * v.shape[-1])
     out = soft_threshold(v, theta)
     if k <= 0:
         return out
-    kth = v.abs().topk(k, dim=-1).values[..., -1:]
-    return torch.where(v.abs() >= kth, v, out)
+    mag = v.abs()
+    kth = mag.topk(k, dim=-1).values[..., -1:]
+    return torch.where((mag >= kth) & (mag > theta), v, out)
 
 
 def lipschitz(a: torch.Tensor) -> float:
@@ -54,8 +56,9 @@ def nmse_db(x_hat: torch.Tensor, x: torch.Tensor) -> float:
 
 
 def _run(a: torch.Tensor, y: torch.Tensor, lams: Sequence[float], iterations: int, record: Sequence[int],
-         on_record: Callable[[int, torch.Tensor], None], fista: bool) -> torch.Tensor:
-    """ISTA or FISTA for every lam in `lams` at once: the estimates are [len(lams), N, n]."""
+         on_record: Callable[[int, torch.Tensor], bool | None], fista: bool) -> torch.Tensor:
+    """ISTA or FISTA for every lam in `lams` at once: the estimates are [len(lams), N, n]. `on_record(k, x)` runs at
+    the iterations in `record`; when it returns True (exactly) the run stops there."""
     inv_l = 1.0 / lipschitz(a)
     lam = torch.tensor(list(lams), dtype=y.dtype, device=y.device).view(-1, 1, 1)
     aty = (y @ a).expand(len(lams), *y.shape[:-1], a.shape[1])
@@ -74,8 +77,8 @@ def _run(a: torch.Tensor, y: torch.Tensor, lams: Sequence[float], iterations: in
         else:
             z = x_new
         x = x_new
-        if k in wanted:
-            on_record(k, x)
+        if k in wanted and on_record(k, x) is True:
+            break
     return x
 
 

@@ -11,13 +11,15 @@ and the oracle do not depend on a training seed: their rows have seed -1.
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 import torch
 
 from repro.data import load
 from repro.experiments.unrolling import lasso
 from repro.experiments.unrolling.claims import CONVERGENCE_WINDOW, CURVE
-from repro.experiments.unrolling.lista import Unrolled, train_end_to_end, train_layerwise
+from repro.experiments.unrolling.lista import Unrolled, train_greedy, train_layerwise
 from repro.train import log_spaced_steps, train
 
 # Where the validation curve is recorded without early stopping, as fractions of the steps that train the full-depth
@@ -56,22 +58,25 @@ def run_sparse(ctx, snr_db: float | None) -> pd.DataFrame:
 def train_seed(ctx, seed: int, snr_db: float | None, a: torch.Tensor, sets: dict, y: dict, row) -> None:
     """Train the learned methods with one seed, then record their per-layer test NMSE and parameters.
 
-    The validation curve (`val_curve_db`) follows the full-depth output over the training calls that train it:
-    every call end to end; the last layer's stage in the layer-wise schedule (earlier stages train shallower
-    outputs). Without early stopping it is recorded at CURVE_FRACTIONS of those calls' steps; with early stopping,
-    at the validations the stopping rule makes anyway (every eval_every steps), at the stage's start and at the end.
+    The validation curve (`val_curve_db`) follows the full-depth output over the training calls that train it: the
+    last layer's stage (earlier stages train shallower outputs) and, in the greedy schedule, the end-to-end finish.
+    Without early stopping it is recorded at CURVE_FRACTIONS of those calls' steps; with early stopping, at the
+    validations the stopping rule makes anyway (every eval_every steps), at the stage's start and at the end.
     """
     c, dev = ctx.exp, ctx.device
     torch.manual_seed(seed)
-    models = [Unrolled(m, a, c.layers, c.lam, c.ss_step, c.ss_max).to(dev) for m in c.methods]
+    models = [Unrolled(m, a, c.layers, c.lam, c.ss_step, c.ss_max, c.alista_step, c.init).to(dev)
+              for m in c.methods]
     gen = torch.Generator().manual_seed(10_007 * seed + 3)
     taken = {"steps": 0, "calls": 0, "curve_last": -1}
     for name, obj in (("gen", gen), ("taken", taken), *((m.method, m) for m in models)):
         ctx.keep(f"seed{seed}-{name}", obj)
     n_phases = 1 + len(c.decays)
-    early_stopping = c.schedule == "layerwise" and c.patience is not None
-    first_full = 0 if c.schedule == "end_to_end" else n_phases * (c.layers - 1)  # the first call training depth K
-    marks = sorted({int(round(f * n_phases * c.steps)) for f in CURVE_FRACTIONS})
+    greedy = c.schedule == "greedy"
+    early_stopping = not greedy and c.patience is not None
+    first_full = n_phases * (c.layers - 1)  # the first call that trains depth K
+    full_calls = [c.steps] * n_phases + ([c.finish_steps] if greedy and c.finish_steps > 0 else [])
+    marks = sorted({int(round(f * sum(full_calls))) for f in CURVE_FRACTIONS})
 
     def curve_point(step: int, values: list[float] | None = None) -> None:
         """The full-depth validation NMSE of every model at global training step `step`."""
@@ -85,16 +90,12 @@ def train_seed(ctx, seed: int, snr_db: float | None, a: torch.Tensor, sets: dict
     def curve_steps(call: int) -> list[int]:
         """The steps of training call `call` (counted from 0 in the call) at which to record the curve."""
         j = call - first_full
-        if j < 0:
+        if j < 0 or j >= len(full_calls):
             return []
         if early_stopping:
             return [0] if j == 0 else []
-        return [k - j * c.steps for k in marks if j * c.steps < k <= (j + 1) * c.steps or (j == 0 and k == 0)]
-
-    def batch() -> tuple[torch.Tensor, torch.Tensor]:
-        x = codes_from(gen, c.batch_size, c.n, c.p).to(dev)
-        z = torch.randn(c.batch_size, c.m, generator=gen).to(dev)
-        return lasso.measure(a, x, z, snr_db), x
+        lo = sum(full_calls[:j])
+        return [k - lo for k in marks if lo < k <= lo + full_calls[j] or (j == 0 and k == 0)]
 
     def counting_train(*args, **kw):
         wanted = curve_steps(taken["calls"])
@@ -105,9 +106,50 @@ def train_seed(ctx, seed: int, snr_db: float | None, a: torch.Tensor, sets: dict
         taken["steps"] += n
         return n
 
-    def stop_factory(k: int):
-        if c.patience is None:
-            return None
+    def after_stage(k: int) -> None:
+        with torch.no_grad():
+            for m in models:
+                row(m.method, seed, k, taken["steps"], "val_nmse_db",
+                    lasso.nmse_db(m(y["val"], upto=k)[-1], sets["val"][0]))
+
+    label = f"{ctx.label()} seed {seed}"
+    method_lr = dict(c.method_lr)
+    if greedy:
+        # A fixed pool from its own stream (the same after a resume); minibatch rows come from `gen`.
+        pool_gen = torch.Generator().manual_seed(10_007 * seed + 5)
+        x_pool = codes_from(pool_gen, c.pool, c.n, c.p).to(dev)
+        y_pool = lasso.measure(a, x_pool, torch.randn(c.pool, c.m, generator=pool_gen).to(dev), snr_db)
+        train_greedy(models, (y_pool, x_pool), lambda: torch.randint(c.pool, (c.batch_size,), generator=gen).to(dev),
+                     lr=c.lr, scalar_lr=c.scalar_lr, decays=c.decays, steps=c.steps, finish_steps=c.finish_steps,
+                     finish_lr=c.finish_lr, train_fn=counting_train, label=label, method_lr=method_lr,
+                     after_stage=after_stage)
+    else:
+        def batch() -> tuple[torch.Tensor, torch.Tensor]:
+            x = codes_from(gen, c.batch_size, c.n, c.p).to(dev)
+            z = torch.randn(c.batch_size, c.m, generator=gen).to(dev)
+            return lasso.measure(a, x, z, snr_db), x
+
+        train_layerwise(models, batch, lr=c.lr, scalar_lr=c.scalar_lr, decays=c.decays, decay_rate=c.decay_rate,
+                        steps=c.steps, train_fn=counting_train, label=label, method_lr=method_lr,
+                        stop_factory=stop_factory(ctx, seed, models, y, sets, curve_point, taken)
+                        if early_stopping else None, after_stage=after_stage)
+    if taken["curve_last"] != taken["steps"]:  # the curve ends where training ends
+        curve_point(taken["steps"])
+    with torch.no_grad():
+        for m in models:
+            for k, x_hat in enumerate(m(y["test"]), start=1):
+                row(m.method, seed, k, taken["steps"], "nmse_db", lasso.nmse_db(x_hat, sets["test"][0]))
+                row(m.method, seed, k, taken["steps"], "theta", m.theta[k - 1])
+                if m.method == "alista":
+                    row(m.method, seed, k, taken["steps"], "gamma", m.gamma[k - 1])
+
+
+def stop_factory(ctx, seed: int, models: list, y: dict, sets: dict, curve_point, taken: dict):
+    """Early stopping of each phase (the authors' utils/train.py): validate every eval_every steps; stop once
+    `patience` validations in a row improved no model."""
+    c = ctx.exp
+
+    def make(k: int):
         state = {"best": [float("inf")] * len(models), "since": 0, "step": 0}
         ctx.keep(f"seed{seed}-stop", state)  # a resumed phase carries on with its own stopping state
 
@@ -124,31 +166,7 @@ def train_seed(ctx, seed: int, snr_db: float | None, a: torch.Tensor, sets: dict
             state["since"] = 0 if any(improved) else state["since"] + 1
             return state["since"] >= c.patience
         return stop
-
-    def after_stage(k: int) -> None:
-        with torch.no_grad():
-            for m in models:
-                row(m.method, seed, k, taken["steps"], "val_nmse_db",
-                    lasso.nmse_db(m(y["val"], upto=k)[-1], sets["val"][0]))
-
-    label = f"{ctx.label()} seed {seed}"
-    if c.schedule == "layerwise":
-        train_layerwise(models, batch, lr=c.lr, decays=c.decays, steps=c.steps, train_fn=counting_train,
-                        label=label, stop_factory=stop_factory, after_stage=after_stage)
-    else:
-        train_end_to_end(models, batch, lr=c.lr, decays=c.decays, steps=c.steps, train_fn=counting_train,
-                         label=label)
-        for k in range(1, c.layers + 1):
-            after_stage(k)
-    if taken["curve_last"] != taken["steps"]:  # the curve ends where training ends
-        curve_point(taken["steps"])
-    with torch.no_grad():
-        for m in models:
-            for k, x_hat in enumerate(m(y["test"]), start=1):
-                row(m.method, seed, k, taken["steps"], "nmse_db", lasso.nmse_db(x_hat, sets["test"][0]))
-                row(m.method, seed, k, taken["steps"], "theta", m.theta[k - 1])
-                if m.method == "alista":
-                    row(m.method, seed, k, taken["steps"], "gamma", m.gamma[k - 1])
+    return make
 
 
 def codes_from(gen: torch.Generator, count: int, n: int, p: float) -> torch.Tensor:
@@ -159,18 +177,39 @@ def codes_from(gen: torch.Generator, count: int, n: int, p: float) -> torch.Tens
 
 def classical(c, a, sets, y, row) -> None:
     """ISTA and FISTA on the test set for every lam, recorded at every iteration up to the depth of the learned
-    nets and log-spaced after; and each lam's validation NMSE at that depth, for choosing lam."""
-    record = sorted(set(range(c.layers + 1)) | set(log_spaced_steps(c.classical_iterations, 60)))
+    nets and log-spaced after, until every lam has plateaued (`plateaued`) or `classical_iterations`; and each lam's
+    validation NMSE at that depth, for choosing lam. Metric `iterations` (layer: iterations run; value 1 when every
+    lam had plateaued, else 0) says where and why each run stopped."""
+    record = sorted(set(range(c.layers + 1)) | set(log_spaced_steps(c.classical_iterations, 80)))
     for method, solver in (("ista", lasso.ista), ("fista", lasso.fista)):
         val = solver(a, y["val"], c.classical_lams, c.layers)
         for lam, x_hat in zip(c.classical_lams, val):
             row(method, NO_SEED, c.layers, 0, "val_nmse_db", lasso.nmse_db(x_hat, sets["val"][0]), lam)
+        history: dict[int, list[float]] = {}
+        state = {"k": 0, "flat": False}
 
-        def on_record(k: int, x_hat: torch.Tensor, method=method) -> None:
-            for lam, est in zip(c.classical_lams, x_hat):
-                row(method, NO_SEED, k, 0, "nmse_db", lasso.nmse_db(est, sets["test"][0]), lam)
+        def on_record(k: int, x_hat: torch.Tensor, method=method, history=history, state=state) -> bool:
+            history[k] = [lasso.nmse_db(est, sets["test"][0]) for est in x_hat]
+            for lam, v in zip(c.classical_lams, history[k]):
+                row(method, NO_SEED, k, 0, "nmse_db", v, lam)
+            state["k"], state["flat"] = k, k >= c.layers and plateaued(history, c.plateau_db)
+            return state["flat"]
 
         print(f"[unrolling] {method.upper()}: {len(c.classical_lams)} values of lam x {len(y['test'])} test "
-              f"vectors, {c.classical_iterations} iterations", flush=True)
+              f"vectors, until every lam gains < {c.plateau_db:g} dB over the last 10% of its iterations (at most "
+              f"{c.classical_iterations})", flush=True)
         solver(a, y["test"], c.classical_lams, c.classical_iterations, record, on_record)
+        row(method, NO_SEED, state["k"], 0, "iterations", float(state["flat"]))
+        print(f"[unrolling] {method.upper()}: stopped at iteration {state['k']} "
+              f"({'every lam plateaued' if state['flat'] else 'the cap'})", flush=True)
 
+
+def plateaued(history: dict[int, list[float]], tol_db: float) -> bool:
+    """Every lam's NMSE (dB) fell by less than `tol_db` from the last record at or before 90% of the latest
+    iteration to the latest (a non-finite NMSE, an exact solution, counts as plateaued)."""
+    k = max(history)
+    earlier = [j for j in history if j <= 0.9 * k]
+    if not earlier:
+        return False
+    before, now = history[max(earlier)], history[k]
+    return all(not math.isfinite(n) or b - n < tol_db for b, n in zip(before, now))
