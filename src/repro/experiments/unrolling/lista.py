@@ -17,6 +17,7 @@ their losses are summed and they share no parameter, so each trains exactly as a
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 
 import torch
@@ -182,6 +183,7 @@ def train_greedy(models: Sequence[Unrolled], pool: tuple[torch.Tensor, torch.Ten
     at each lr * decay. The finish trains every parameter for `finish_steps` steps on the sum over layers of the
     per-layer losses (every layer stays supervised), at finish_lr (scalars at finish_lr * scalar_lr / lr).
     `method_lr` gives a method's matrices their own rate in place of `lr` (the finish scales it alike)."""
+    start = time.perf_counter()
     y_pool, x_pool = pool
     own = method_multipliers(models, lr, method_lr or {})
     layers = models[0].layers
@@ -219,6 +221,8 @@ def train_greedy(models: Sequence[Unrolled], pool: tuple[torch.Tensor, torch.Ten
         y, x = y_pool[idx], x_pool[idx]
         return torch.stack([sum(((xk - x) ** 2).sum(-1).mean() for xk in m(y)) for m in models])
 
+    t0 = time.perf_counter()
     train_fn([p for m in models for p in m.parameters()], summed, steps=finish_steps,
              optimizer=grouped_adam(finish_lr, finish_lr * scalar_lr / lr, own),
              label=f"{label} finish (all layers, summed loss)", model_names=[m.method for m in models])
+    print(f"[{label}] greedy layers {t0 - start:.1f} s, finish {time.perf_counter() - t0:.1f} s", flush=True)

@@ -12,6 +12,7 @@ and the oracle do not depend on a training seed: their rows have seed -1.
 from __future__ import annotations
 
 import math
+import time
 
 import pandas as pd
 import torch
@@ -48,7 +49,9 @@ def run_sparse(ctx, snr_db: float | None) -> pd.DataFrame:
                      "metric": metric, "value": float(value)})
 
     for seed in ctx.seeds[: c.seeds]:
+        t0 = time.perf_counter()
         train_seed(ctx, seed, snr_db, a, sets, y, row)
+        print(f"[{ctx.label()}] seed {seed}: trained and scored in {time.perf_counter() - t0:.1f} s", flush=True)
 
     classical(c, a, sets, y, row)
     row("oracle", NO_SEED, 0, 0, "nmse_db", lasso.oracle_nmse_db(a.cpu(), sets["test"][0].cpu(), y["test"].cpu()))
@@ -198,10 +201,12 @@ def classical(c, a, sets, y, row) -> None:
         print(f"[unrolling] {method.upper()}: {len(c.classical_lams)} values of lam x {len(y['test'])} test "
               f"vectors, until every lam gains < {c.plateau_db:g} dB over the last 10% of its iterations (at most "
               f"{c.classical_iterations})", flush=True)
+        t0 = time.perf_counter()
         solver(a, y["test"], c.classical_lams, c.classical_iterations, record, on_record)
         row(method, NO_SEED, state["k"], 0, "iterations", float(state["flat"]))
         print(f"[unrolling] {method.upper()}: stopped at iteration {state['k']} "
-              f"({'every lam plateaued' if state['flat'] else 'the cap'})", flush=True)
+              f"({'every lam plateaued' if state['flat'] else 'the cap'}) after {time.perf_counter() - t0:.1f} s",
+              flush=True)
 
 
 def plateaued(history: dict[int, list[float]], tol_db: float) -> bool:
