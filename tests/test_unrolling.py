@@ -177,6 +177,24 @@ def test_scalars_get_their_own_learning_rate():
     assert by_lr == {1e-2: 6, 1e-4: 1, 5e-5: 1}  # 4 ALISTA + 2 CP scalars; CP's matrices, one at its own rate
 
 
+def test_a_gradient_multiplier_is_the_authors_scaled_gradient_under_adam():
+    """The reference multiplies a trained variable's gradient by its multiplier before Adam; param_groups applies it
+    as eps / multiplier, which is the same update."""
+    from repro.experiments.unrolling.lista import grouped_adam
+
+    g = torch.Generator().manual_seed(0)
+    start = torch.randn(6, dtype=torch.float64, generator=g)
+    a, b = torch.nn.Parameter(start.clone()), torch.nn.Parameter(start.clone())
+    scaled = torch.optim.Adam([a], lr=1e-3, eps=1e-8)
+    ours = grouped_adam(1e-3, 1e-3, grad_multiplier={id(b): 0.09})([b])
+    for _ in range(30):
+        grad = torch.randn(6, dtype=torch.float64, generator=g) * 1e-7  # small: eps matters
+        a.grad, b.grad = grad * 0.09, grad.clone()
+        scaled.step()
+        ours.step()
+    assert torch.allclose(a, b, rtol=0, atol=1e-14) and not torch.allclose(a, start)
+
+
 def test_support_selection_grows_with_depth_and_only_where_it_belongs():
     a, _, _ = problem()
     cpss = Unrolled("lista_cpss", a, 16, 0.4, 1.2, 13.0)

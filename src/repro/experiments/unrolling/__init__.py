@@ -53,7 +53,7 @@ class Config:
     scalar_lr: float = MISSING  # Adam's rate for the learned scalars (thresholds, step sizes), their own group
     method_lr: dict[str, float] = field(default=MISSING)  # a method's own matrix rate in place of lr ({}: none)
     decays: list[float] = field(default=MISSING)  # the fine-tuning phases of each layer
-    decay_rate: float = MISSING  # layer-wise: a trained layer's rate shrinks by this factor with every new layer
+    decay_rate: float = MISSING  # layer-wise: a trained layer's gradient multiplier shrinks by this with every new layer
     pool: int = MISSING  # greedy: the fixed training pool (codes and their measurements)
     finish_steps: int = MISSING  # greedy: end-to-end steps on the sum of per-layer losses after the last layer
     finish_lr: float = MISSING  # greedy: the finish's matrix rate
@@ -161,8 +161,9 @@ def protocol(cfg) -> list[dict]:
              f"ALISTA's initial layer (a disclosed warm start: the analytic W at step {e.alista_step:g})")
     if e.schedule == "layerwise":
         training = (f"layer-wise (Chen et al.; the authors' utils/train.py): per layer, the new layer's parameters, "
-                    f"then all layers so far at lr × {fine}, a trained layer's rate shrinking × {e.decay_rate:g} per "
-                    f"new layer; each phase {sched}, fresh codes every step")
+                    f"then all layers so far at lr × {fine}, a trained layer's gradient multiplied by {e.decay_rate:g} "
+                    f"per later layer (the reference's get_train_op; under Adam this changes only eps); each phase "
+                    f"{sched}, fresh codes every step")
     else:
         training = (f"greedy (not the papers' schedule): per layer, on a fixed pool of {e.pool} codes with that "
                     f"layer's input cached, the layer's own parameters for {e.steps} steps at lr, then {e.steps} at "

@@ -104,20 +104,30 @@ class Unrolled(nn.Module):
         return out
 
 
+ADAM_EPS = 1e-8  # torch's and TensorFlow's default
+
+
 def param_groups(params: Sequence[nn.Parameter], lr: float, scalar_lr: float,
-                 multiplier: dict[int, float] | None = None) -> list[dict]:
+                 multiplier: dict[int, float] | None = None,
+                 grad_multiplier: dict[int, float] | None = None) -> list[dict]:
     """Adam parameter groups: matrices at `lr`, learned scalars (0-d: thresholds, step sizes) at `scalar_lr`, each
-    times its parameter's `multiplier` (keyed by id; default 1)."""
-    groups: dict[tuple[bool, float], list] = {}
+    times its parameter's `multiplier` (keyed by id; default 1). `grad_multiplier` scales a parameter's gradient
+    instead, as the authors' get_train_op does: under Adam, a gradient times c moves m by c and sqrt(v) by c, so the
+    step is the same with eps / c in place of eps, which is how it is applied (exactly)."""
+    groups: dict[tuple[bool, float, float], list] = {}
     for p in params:
         mult = 1.0 if multiplier is None else multiplier.get(id(p), 1.0)
-        groups.setdefault((p.dim() == 0, mult), []).append(p)
-    return [{"params": ps, "lr": (scalar_lr if scalar else lr) * mult} for (scalar, mult), ps in groups.items()]
+        gmult = 1.0 if grad_multiplier is None else grad_multiplier.get(id(p), 1.0)
+        groups.setdefault((p.dim() == 0, mult, gmult), []).append(p)
+    return [{"params": ps, "lr": (scalar_lr if scalar else lr) * mult, "eps": ADAM_EPS / gmult}
+            for (scalar, mult, gmult), ps in groups.items()]
 
 
-def grouped_adam(lr: float, scalar_lr: float, multiplier: dict[int, float] | None = None) -> Callable:
+def grouped_adam(lr: float, scalar_lr: float, multiplier: dict[int, float] | None = None,
+                 grad_multiplier: dict[int, float] | None = None) -> Callable:
     """An optimizer factory for `repro.train.train` that splits its parameters into `param_groups`."""
-    return lambda params: adam(lr)(param_groups(list(params), lr, scalar_lr, multiplier))
+    return lambda params: adam(lr, eps=ADAM_EPS)(param_groups(list(params), lr, scalar_lr, multiplier,
+                                                               grad_multiplier))
 
 
 def _phases(decays: Sequence[float]) -> list[tuple[str, float]]:
@@ -137,21 +147,22 @@ def train_layerwise(models: Sequence[Unrolled], batch: Callable[[], tuple[torch.
                     after_stage: Callable[[int], None] | None = None) -> None:
     """The papers' layer-wise schedule (Chen et al. 2018; the authors' utils/train.py). For layer k = 1..K, on the
     loss at layer k's output with fresh batches: train layer k's new parameters at `lr` (scalars at `scalar_lr`),
-    then all layers up to k at lr * decay for each decay, where the parameters of layer j carry a multiplier
-    decay_rate^(k - j) (the reference shrinks a trained variable's rate × decay_rate after every layer). Each phase
-    runs `steps` steps, or stops early when `stop_factory(k)` returns a stopping rule. `method_lr` gives a method's
-    matrices their own rate in place of `lr` (none by default, as in the papers)."""
+    then all layers up to k at lr * decay for each decay, where the gradients of layer j carry a multiplier
+    decay_rate^(k - j): the reference shrinks a trained variable's multiplier × decay_rate after every layer and
+    multiplies its gradient by it (utils/train.py, get_train_op), which under Adam changes the step only through
+    eps (see `param_groups`), so the trained layers move at nearly the stage's full rate, as in the reference. Each
+    phase runs `steps` steps, or stops early when `stop_factory(k)` returns a stopping rule. `method_lr` gives a
+    method's matrices their own rate in place of `lr` (none by default, as in the papers)."""
     layers = models[0].layers
     own = method_multipliers(models, lr, method_lr or {})
     for k in range(1, layers + 1):
-        mult = {id(p): decay_rate ** (k - 1 - j) * own.get(id(p), 1.0)
-                for m in models for j in range(k) for p in m.layer_params(j)}
+        shrink = {id(p): decay_rate ** (k - 1 - j) for m in models for j in range(k) for p in m.layer_params(j)}
         for name, decay in _phases(decays):
             if name == "new":
                 params, opt = [p for m in models for p in m.layer_params(k - 1)], grouped_adam(lr, scalar_lr, own)
             else:
                 params = [p for m in models for j in range(k) for p in m.layer_params(j)]
-                opt = grouped_adam(lr * decay, scalar_lr * decay, mult)
+                opt = grouped_adam(lr * decay, scalar_lr * decay, own, shrink)
 
             def losses(k=k) -> torch.Tensor:
                 y, x = batch()
