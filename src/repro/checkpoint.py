@@ -98,6 +98,7 @@ class Checkpointer:
         self.terminate = False
         self.saved = self._load() if enabled else None
         self.resumed_from: tuple[int, int] | None = None  # (call, step) when this run resumed
+        self.last_save = time.monotonic()  # periodic saves count from here, across calls
 
     def _load(self) -> dict | None:
         path = self.dir / STATE_FILE
@@ -125,7 +126,7 @@ class Checkpointer:
         return self.calls - 1
 
     def timer(self) -> Timer:
-        return Timer(self.every_s)
+        return Timer(self.every_s, self.last_save)
 
     def begin(self, index: int, params: Sequence[torch.Tensor], opt: torch.optim.Optimizer) -> tuple[bool, int]:
         """At the start of train() call `index`: (skip this call, step to start after)."""
@@ -170,9 +171,15 @@ class Checkpointer:
         self.dir.mkdir(parents=True, exist_ok=True)
         with atomic_path(self.dir / STATE_FILE) as tmp:
             torch.save(state, tmp)
+        self.last_save = time.monotonic()
 
     def finished(self, steps: int, params, opt, call: int | None = None) -> None:
-        self.save(params, opt, steps, finished=True, call=call)
+        """A call ended. Saved only when the last save is at least every_s old, like the periodic saves: a shard of
+        many short calls (the unrolling experiment's greedy schedule has about 50 per seed) would otherwise write its
+        whole state after each. A rerun after a kill replays the calls since the last save (deterministically: the
+        kept state and the RNG are restored with it)."""
+        if time.monotonic() - self.last_save >= self.every_s:
+            self.save(params, opt, steps, finished=True, call=call)
         self.returns.append(steps)
 
     def clear(self) -> None:
@@ -268,8 +275,8 @@ class Stages:
 class Timer:
     """When the next periodic checkpoint is due."""
 
-    def __init__(self, every_s: float):
-        self.every_s, self.last = every_s, time.monotonic()
+    def __init__(self, every_s: float, last: float | None = None):
+        self.every_s, self.last = every_s, time.monotonic() if last is None else last
 
     def due(self) -> bool:
         if time.monotonic() - self.last >= self.every_s:

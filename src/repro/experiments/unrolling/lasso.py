@@ -26,9 +26,10 @@ def support_selected_threshold(v: torch.Tensor, theta, percent: float) -> torch.
     out = soft_threshold(v, theta)
     if k <= 0:
         return out
-    mag = v.abs()
-    kth = mag.topk(k, dim=-1).values[..., -1:]
-    return torch.where((mag >= kth) & (mag > theta), v, out)
+    with torch.no_grad():  # which entries pass is not differentiated (the reference's stop_gradient)
+        mag = v.abs()
+        keep = (mag >= mag.topk(k, dim=-1).values[..., -1:]) & (mag > theta)
+    return torch.where(keep, v, out)
 
 
 def lipschitz(a: torch.Tensor) -> float:

@@ -2,11 +2,12 @@
 
 Rows (tidy): method, seed, lam, layer (layer or iteration), step (training steps taken; 0 for classical),
 metric, value, plus the shard's noise setting in column `noise`. Metrics: `nmse_db` (test NMSE after the layer or
-iteration), `val_nmse_db` (validation NMSE at the end of each layer's training; for ISTA/FISTA at 16 iterations,
-for choosing lam), `val_curve_db` (the learned nets' validation curve: NMSE of the full-depth output against the
-training step, over the steps that train that output; see `train_seed`), `theta` and `gamma` (the learned
-thresholds and ALISTA's step sizes per layer), and the oracle's `nmse_db` (method `oracle`, layer 0). ISTA, FISTA
-and the oracle do not depend on a training seed: their rows have seed -1.
+iteration), `val_nmse_db` (validation NMSE at the end of each layer's training, the last layer's only in the greedy
+schedule; for ISTA/FISTA at 16 iterations, for choosing lam), `val_curve_db` (the learned nets' validation curve:
+NMSE of the full-depth output against the training step, over the steps that train that output; see `train_seed`),
+`theta` and `gamma` (the learned thresholds and ALISTA's step sizes per layer), `iterations` (ISTA/FISTA: layer =
+iterations run, value 1 when every lam plateaued), and the oracle's `nmse_db` (method `oracle`, layer 0). ISTA,
+FISTA and the oracle do not depend on a training seed: their rows have seed -1.
 """
 
 from __future__ import annotations
@@ -110,6 +111,8 @@ def train_seed(ctx, seed: int, snr_db: float | None, a: torch.Tensor, sets: dict
         return n
 
     def after_stage(k: int) -> None:
+        if greedy and k != c.layers:  # each costs a k-layer pass over the validation set; greedy reads the last
+            return
         with torch.no_grad():
             for m in models:
                 row(m.method, seed, k, taken["steps"], "val_nmse_db",
