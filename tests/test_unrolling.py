@@ -125,7 +125,7 @@ def test_alista_at_initialisation_is_ista_with_its_step_and_threshold():
     with torch.no_grad():
         for k, est in enumerate(net(y), start=1):
             assert torch.allclose(est, rec[k], atol=1e-10), k
-    assert float(net.theta[0].detach()) == pytest.approx(0.3 * step)  # the threshold starts at lam / L (the authors' code)
+    assert float(net.theta[0].detach()) == pytest.approx(0.3 * step)  # lam / L, as in the authors' code
 
 
 def test_warm_start_makes_every_member_alistas_initial_layer():

@@ -53,7 +53,7 @@ class Config:
     scalar_lr: float = MISSING  # Adam's rate for the learned scalars (thresholds, step sizes), their own group
     method_lr: dict[str, float] = field(default=MISSING)  # a method's own matrix rate in place of lr ({}: none)
     decays: list[float] = field(default=MISSING)  # the fine-tuning phases of each layer
-    decay_rate: float = MISSING  # layer-wise: a trained layer's gradient multiplier shrinks by this with every new layer
+    decay_rate: float = MISSING  # layer-wise: a trained layer's gradient multiplier shrinks by this per new layer
     pool: int = MISSING  # greedy: the fixed training pool (codes and their measurements)
     finish_steps: int = MISSING  # greedy: end-to-end steps on the sum of per-layer losses after the last layer
     finish_lr: float = MISSING  # greedy: the finish's matrix rate
