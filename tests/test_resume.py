@@ -54,7 +54,7 @@ def _workflow_copy(dest) -> dict:
     (["experiment=f_principle", "shard=fp3"], "3:5:TERM"),  # the 4th of several calls, each stopping early
     (["experiment=double_descent", "shard=mlp-n200-noise0.15"], "0:5:TERM"),  # the batched width sweep
     (["experiment=unrolling", "shard=sparse-noiseless"], "7:1:TERM"),  # layer-wise phases of the LISTA family
-    (["experiment=unrolling", "shard=deblur"], "1:3:TERM"),  # the second seed, with its lr schedule
+    (["experiment=unrolling", "shard=tomography"], "1:3:TERM"),  # the second seed, with its lr schedule
 ])
 def test_sigterm_checkpoints_and_the_rerun_resumes(tmp_path, overrides, fault):
     killed = kill_and_resume(tmp_path, overrides, fault)

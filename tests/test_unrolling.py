@@ -244,14 +244,15 @@ def test_every_config_value_comes_from_conf():
 
     from repro.config import compose
     from repro.experiments import unrolling
-    from repro.experiments.unrolling.deblur import Deblur
+    from repro.experiments.unrolling.tomography import Tomography
 
-    for cls, prefix in ((unrolling.Config, ""), (Deblur, "deblur.")):
+    for cls, prefix in ((unrolling.Config, ""), (Tomography, "tomography.")):
         for f in dataclasses.fields(cls):
             assert f.default is MISSING and f.default_factory is dataclasses.MISSING, prefix + f.name
     for scale in ("smoke", "laptop", "paper"):
         exp = compose(["experiment=unrolling", f"scale={scale}"]).experiment
-        assert isinstance(exp, unrolling.Config) and isinstance(exp.deblur, Deblur) and exp.deblur.steps > 0
+        assert isinstance(exp, unrolling.Config) and isinstance(exp.tomography, Tomography)
+        assert exp.tomography.steps > 0
         assert exp.snr_db[0] is None and exp.patience is None or exp.patience > 0
 
 

@@ -1,18 +1,18 @@
 """Phantoms for 2-D image reconstruction: random ellipses to train on, and the modified Shepp–Logan phantom.
 
-Random-ellipse distribution (in the spirit of the ellipse training sets of learned reconstruction papers, e.g.
-Adler & Öktem 2018): the image is the square [-1, 1]² sampled at the centres of size × size pixels. Each
-image holds K ~ uniform{3, …, 10} ellipses, each with
+Random-ellipse distribution: the authors' (Adler & Öktem 2018, learned primal-dual; `random_phantom` in
+adler/odl/phantom.py, drawn into ODL's `ellipsoid_phantom`). The image is the square [-1, 1]² sampled at the
+centres of size × size pixels. Each image holds K ~ Poisson(n_ellipse) ellipses (50 in the paper; at most
+MAX_ELLIPSES, far in the tail), each with
 
-    centre     uniform in [-0.6, 0.6]²
-    semi-axes  a, b uniform in [0.05, 0.5] (independently)
-    rotation   uniform in [0, π)
-    intensity  uniform in [-0.3, 1.0], added inside the ellipse,
+    intensity  (U(0, 1) - 0.5) · Exp(scale 0.4), added inside the ellipse (signed: ellipses carve and overlap)
+    semi-axes  a, b = 0.2 · Exp(1) each (mostly small: thin structures occur)
+    centre     uniform in [-1, 1]²
+    rotation   uniform in [0, 2π),
 
-and the sum is clipped to [0, 1]. Negative intensities carve darker regions out of brighter ones, as the
-ventricles of Shepp–Logan do. Each image draws its parameters from one row of a single uniform draw, so the
-first n images of a split do not depend on how many are asked for, and the three splits use independent
-streams spawned from the seed (the test images do not change when n_train does).
+summed without clipping (as ODL sums them). Each image draws its parameters from one row of a single uniform
+draw (inverse CDFs), so the first n images of a split do not depend on how many are asked for, and the three splits
+use independent streams spawned from the seed (the test images do not change when n_train does).
 
 The modified Shepp–Logan phantom (Toft 1996; the ellipse table MATLAB's `phantom` uses) has values in [0, 1]
 already; it is clipped and divided by its maximum to be sure.
@@ -27,9 +27,10 @@ import numpy as np
 
 from repro.data import load_arrays, save_arrays
 
-DEFAULTS = {"size": 64, "n_train": 1000, "n_val": 50, "n_test": 100, "seed": 0}
-MAX_ELLIPSES = 10
-_CHUNK = 128  # images per vectorised block: keeps [chunk, ellipses, size, size] temporaries small
+DEFAULTS = {"size": 64, "n_train": 1000, "n_val": 50, "n_test": 100, "seed": 0, "n_ellipse": 50}
+MAX_ELLIPSES = 100  # P(Poisson(50) > 100) < 1e-9
+DRAWS = 7  # uniforms per ellipse: intensity sign and scale, two semi-axes, centre x and y, rotation
+_CHUNK = 8  # images per vectorised block: keeps [chunk, ellipses, size, size] temporaries small
 
 # intensity, semi-axis a, semi-axis b, centre x, centre y, rotation (degrees): the modified Shepp–Logan table
 SHEPP_LOGAN = (
@@ -52,7 +53,7 @@ def check_params(params: dict) -> dict:
     if unknown:
         raise ValueError(f"unknown phantoms parameter(s) {sorted(unknown)}; valid: {', '.join(DEFAULTS)}")
     p = DEFAULTS | dict(params)
-    lows = {"size": 8, "n_train": 1, "n_val": 1, "n_test": 1, "seed": 0}
+    lows = {"size": 8, "n_train": 1, "n_val": 1, "n_test": 1, "seed": 0, "n_ellipse": 1}
     for key, low in lows.items():
         v = p[key]
         if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < low:
@@ -87,29 +88,33 @@ def shepp_logan(size: int) -> np.ndarray:
     return (img / img.max()).astype(np.float32)
 
 
-def ellipse_table(u: np.ndarray) -> np.ndarray:
-    """Map uniform draws [n, 1 + 6 * MAX_ELLIPSES] to ellipse parameters [n, MAX_ELLIPSES, 6] (see module doc)."""
+def ellipse_table(u: np.ndarray, n_ellipse: int) -> np.ndarray:
+    """Map uniform draws [n, 1 + DRAWS * MAX_ELLIPSES] to ellipse parameters [n, MAX_ELLIPSES, 6] (see module
+    doc): the first column gives the count, then DRAWS per ellipse."""
+    from scipy.stats import poisson
+
     n = len(u)
-    count = 3 + np.floor(u[:, 0] * 8).astype(int)  # 3 .. 10 ellipses
-    v = u[:, 1:].reshape(n, MAX_ELLIPSES, 6)
+    count = np.minimum(poisson.ppf(u[:, 0], n_ellipse), MAX_ELLIPSES).astype(int)
+    v = u[:, 1:].reshape(n, MAX_ELLIPSES, DRAWS)
+    exp = -np.log1p(-v[..., 1:4])  # Exp(1) by inversion: intensity scale, semi-axis a, semi-axis b
     table = np.stack([
-        -0.3 + 1.3 * v[..., 0],  # intensity in [-0.3, 1]
-        0.05 + 0.45 * v[..., 1],  # semi-axis a in [0.05, 0.5]
-        0.05 + 0.45 * v[..., 2],  # semi-axis b
-        -0.6 + 1.2 * v[..., 3],  # centre x in [-0.6, 0.6]
-        -0.6 + 1.2 * v[..., 4],  # centre y
-        math.pi * v[..., 5],  # rotation in [0, π)
+        (v[..., 0] - 0.5) * 0.4 * exp[..., 0],  # signed intensity
+        0.2 * exp[..., 1],  # semi-axis a
+        0.2 * exp[..., 2],  # semi-axis b
+        -1.0 + 2.0 * v[..., 4],  # centre x in [-1, 1]
+        -1.0 + 2.0 * v[..., 5],  # centre y in [-1, 1]
+        2 * math.pi * v[..., 6],  # rotation in [0, 2π)
     ], axis=-1)
     table[np.arange(MAX_ELLIPSES)[None, :] >= count[:, None], 0] = 0.0  # unused slots add nothing
     return table
 
 
-def random_ellipses(n: int, size: int, rng: np.random.Generator) -> np.ndarray:
-    """n random-ellipse phantoms, float32 [n, size, size] in [0, 1]; image i uses row i of one draw."""
-    table = ellipse_table(rng.random((n, 1 + 6 * MAX_ELLIPSES)))
+def random_ellipses(n: int, size: int, rng: np.random.Generator, n_ellipse: int) -> np.ndarray:
+    """n random-ellipse phantoms, float32 [n, size, size]; image i uses row i of one draw."""
+    table = ellipse_table(rng.random((n, 1 + DRAWS * MAX_ELLIPSES)), n_ellipse)
     out = np.empty((n, size, size), dtype=np.float32)
     for i in range(0, n, _CHUNK):
-        out[i:i + _CHUNK] = np.clip(ellipses(size, table[i:i + _CHUNK]), 0.0, 1.0)
+        out[i:i + _CHUNK] = ellipses(size, table[i:i + _CHUNK])
     return out
 
 
@@ -117,9 +122,9 @@ def generate(params: dict) -> dict:
     """All arrays of the family for (validated or raw) params."""
     p = check_params(params)
     train, val, test = (np.random.default_rng(s) for s in np.random.SeedSequence(p["seed"]).spawn(3))
-    return {"x_train": random_ellipses(p["n_train"], p["size"], train),
-            "x_val": random_ellipses(p["n_val"], p["size"], val),
-            "x_test": random_ellipses(p["n_test"], p["size"], test),
+    return {"x_train": random_ellipses(p["n_train"], p["size"], train, p["n_ellipse"]),
+            "x_val": random_ellipses(p["n_val"], p["size"], val, p["n_ellipse"]),
+            "x_test": random_ellipses(p["n_test"], p["size"], test, p["n_ellipse"]),
             "shepp_logan": shepp_logan(p["size"])}
 
 

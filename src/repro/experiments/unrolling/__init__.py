@@ -1,11 +1,11 @@
-"""Inverse-problem unrolling: the LISTA family against ISTA/FISTA (sparse recovery), and an unrolled
-reconstruction network against Tikhonov and TV (deblurring).
+"""Inverse-problem unrolling: the LISTA family against ISTA/FISTA (sparse recovery), and learned primal-dual
+against FBP and TV (tomography).
 
 Shards `sparse-noiseless` and `sparse-snr40` each train LISTA, LISTA-CP, LISTA-CPSS and ALISTA side by side with
 the papers' layer-wise schedule (`lista.train_layerwise`; greedily on a cached pool at laptop scale,
 `lista.train_greedy`), then measure the NMSE after every layer on the fixed test set, and run ISTA and FISTA batched
 over the test set for a grid of lam until every lam has plateaued.
-Shard `deblur` is the unrolled reconstruction (`deblur`).
+Shard `tomography` is learned primal-dual reconstruction (`tomography`).
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from omegaconf import MISSING
 from repro.config import ConfigError, one_of, positive
 from repro.data import DataRef
 from repro.experiments import Shard
-from repro.experiments.unrolling import deblur
+from repro.experiments.unrolling import tomography
 from repro.experiments.unrolling.claims import CLAIMS as CLAIMS  # re-exported: the experiment interface
-from repro.experiments.unrolling.deblur import Deblur
 from repro.experiments.unrolling.lista import INITS, METHODS
+from repro.experiments.unrolling.tomography import Tomography
 
 # A killed shard resumes from its last checkpoint (repro.checkpoint): all its state is registered with ctx.keep.
 RESUMABLE = True
@@ -65,7 +65,7 @@ class Config:
     classical_iterations: int = MISSING  # at most this many ISTA/FISTA iterations
     plateau_db: float = MISSING  # ISTA/FISTA stop once every lam gains less than this over the last 10% of iterations
     classical_lams: list[float] = field(default=MISSING)
-    deblur: Deblur = MISSING
+    tomography: Tomography = MISSING
     deviations: dict[str, str] = field(default=MISSING)  # config key -> why this scale differs from the paper
     first_seed: int = MISSING  # the seeds are first_seed, first_seed + 1, ... (conf/experiment/<name>.yaml)
 
@@ -112,13 +112,13 @@ def noise_name(snr_db: float | None) -> str:
 
 def shards(exp: Config) -> dict[str, Shard]:
     out = {f"sparse-{noise_name(s)}": Shard(SPARSE_KEYS, {"snr_db": s}) for s in exp.snr_db}
-    if exp.deblur.enabled:
-        out["deblur"] = Shard(("deblur",))
+    if exp.tomography.enabled:
+        out["tomography"] = Shard(("tomography",))
     return out
 
 
 def shard_seeds(exp: Config, shard: str, seeds: list[int]) -> list[int]:
-    return seeds[: exp.deblur.seeds] if shard == "deblur" else seeds[: exp.seeds]
+    return seeds[: exp.tomography.seeds] if shard == "tomography" else seeds[: exp.seeds]
 
 
 def sparse_ref(c: Config) -> DataRef:
@@ -127,12 +127,12 @@ def sparse_ref(c: Config) -> DataRef:
 
 
 def datasets(exp: Config, shard: str) -> list[DataRef]:
-    return [deblur.data_ref(exp.deblur)] if shard == "deblur" else [sparse_ref(exp)]
+    return [tomography.data_ref(exp.tomography)] if shard == "tomography" else [sparse_ref(exp)]
 
 
 def run_shard(ctx) -> pd.DataFrame:
-    if ctx.shard == "deblur":
-        return deblur.run(ctx)
+    if ctx.shard == "tomography":
+        return tomography.run(ctx)
     from repro.experiments.unrolling.sparse_run import run_sparse
 
     snr = {f"sparse-{noise_name(s)}": s for s in ctx.exp.snr_db}[ctx.shard]
@@ -144,7 +144,7 @@ def figures(table: pd.DataFrame, cfg) -> list:
 
     figs = all_figures(table, cfg)
     if "image" in table.columns:
-        figs += deblur.figures(table[table["shard"] == "deblur"] if "shard" in table.columns else table)
+        figs += tomography.figures(table[table["shard"] == "tomography"] if "shard" in table.columns else table)
     return figs
 
 
@@ -186,5 +186,5 @@ def protocol(cfg) -> list[dict]:
                                       f"until every λ gains less than {e.plateau_db:g} dB over the last 10% of its "
                                       f"iterations (at most {e.classical_iterations}); at {e.layers} iterations each "
                                       "uses the λ best on the validation set"},
-        *([deblur.protocol_row(e.deblur)] if e.deblur.enabled else []),
+        *([tomography.protocol_row(e.tomography)] if e.tomography.enabled else []),
     ]

@@ -1,6 +1,6 @@
 """The unrolling claims. Each check maps the aggregated table to a verdict.
 
-The sample is the fixed test set (1000 vectors; NMSE over all of them). ISTA, FISTA and the deblurring baselines
+The sample is the fixed test set (1000 vectors; NMSE over all of them). ISTA, FISTA and the tomography baselines
 are deterministic and do not depend on a training seed (their rows have seed -1 in the sparse shards); at a given
 depth ISTA and FISTA each use the lam that is best on the validation set at that depth.
 
@@ -67,8 +67,8 @@ U4_LEVEL_DB = 1.0  # levels off: less than 1 dB gained over the last 4 layers
 # LISTA-CPSS and ALISTA. LISTA and LISTA-CP level off above it.
 U4_AT_FLOOR = ("lista_cpss", "alista")
 # U5 (rule version 3): Adler & Öktem 2018 report "> 6 dB PSNR improvement against all compared methods" on
-# Shepp-Logan (abstract; their Table I puts learned primal-dual about 10 dB above TV). The bound is the paper's own
-# lower bound, which leaves the smaller laptop network about 4 dB of tolerance against the TV figure.
+# Shepp-Logan (abstract), FBP and TV among them. The bound is the paper's own statement; its table was not available
+# here to read a margin over TV alone, so no tolerance is taken below it.
 U5_MARGIN_DB = 6.0
 U5_MARGIN_V2_DB = 3.0  # rule version 2
 REFERENCE_U3 = {"lista": -35.0, "lista_cpss": -63.0, "alista": -78.0}  # Open-L2O figure, read by eye, ±2 dB
@@ -303,7 +303,8 @@ def check_u5(table: pd.DataFrame, cfg) -> Verdict:
 # ---------------------------------------------------------------- the convergence precondition
 
 
-def window_gain(curve: pd.Series, *, higher_is_better: bool) -> tuple[float, float, float]:
+def window_gain(curve: pd.Series, *, higher_is_better: bool,
+                window: float = CONVERGENCE_WINDOW) -> tuple[float, float, float]:
     """(what the curve gained over the last CONVERGENCE_WINDOW of its steps, the step it is measured from, the last
     step). `curve` is indexed by training step. The gain is measured from the last recorded step at or before the
     window's start: where no record falls exactly there, from an earlier one, which can only overstate the gain
@@ -312,14 +313,15 @@ def window_gain(curve: pd.Series, *, higher_is_better: bool) -> tuple[float, flo
     if len(curve) < 2:
         raise MissingData(f"a validation curve of {len(curve)} point(s)")
     s0, s1 = float(curve.index[0]), float(curve.index[-1])
-    start = s1 - CONVERGENCE_WINDOW * (s1 - s0)
+    start = s1 - window * (s1 - s0)
     w = float(curve.index[curve.index <= start + 1e-9][-1])
     with np.errstate(invalid="ignore"):  # -inf - -inf (an exact NMSE): nan, which the precondition leaves undecided
         gain = curve[s1] - curve[w] if higher_is_better else curve[w] - curve[s1]
     return float(gain), w, s1
 
 
-def _converged(gains: dict[tuple[str, int], tuple[float, float, float]], what: str) -> Holds:
+def _converged(gains: dict[tuple[str, int], tuple[float, float, float]], what: str,
+               window: float = CONVERGENCE_WINDOW) -> Holds:
     """Holds when every (method, seed) gained less than CONVERGED_DB over its window; undecided on a non-finite
     gain (e.g. an exact -inf NMSE)."""
     if not gains:
@@ -333,7 +335,7 @@ def _converged(gains: dict[tuple[str, int], tuple[float, float, float]], what: s
         parts.append(f"{m} {worst[0]:+.2f} dB (steps {worst[1]:.0f}–{worst[2]:.0f}"
                      + (f", seed {w_s}, the largest of {len(gs)} seeds)" if len(gs) > 1 else f", seed {w_s})"))
     values = [g[0] for g in gains.values()]
-    measured = f"{what}, gain over the last {CONVERGENCE_WINDOW:.0%} of training: " + "; ".join(parts)
+    measured = f"{what}, gain over the last {window:.0%} of training: " + "; ".join(parts)
     if not all(np.isfinite(values)):
         return Holds(None, measured + "; a gain is not finite")
     return Holds(all(v < CONVERGED_DB for v in values), measured)
@@ -356,11 +358,20 @@ def learned_converged(methods: tuple[str, ...],
 
 
 def unrolled_converged(table: pd.DataFrame, cfg) -> Holds:
-    """U5's precondition's check: every seed's unrolled network gained less than CONVERGED_DB of validation PSNR."""
+    """U5's precondition's check: every seed's network gained less than CONVERGED_DB of validation PSNR over the
+    last U5_WINDOW of its training."""
     rows = require(table, method="unrolled", metric="val_psnr")
-    gains = {("unrolled", int(s)): window_gain(g.set_index("step")["value"], higher_is_better=True)
+    gains = {("unrolled", int(s)): window_gain(g.set_index("step")["value"], higher_is_better=True, window=U5_WINDOW)
              for s, g in rows.groupby("seed")}
-    return _converged(gains, "validation PSNR")
+    return _converged(gains, "validation PSNR", U5_WINDOW)
+
+
+def tv_converged(table: pd.DataFrame, cfg) -> Holds:
+    """U5's baseline precondition: TV's validation PSNR at its chosen λ gained less than CONVERGED_DB over the last
+    CONVERGENCE_WINDOW of its iterations."""
+    gain = float(require(table, method="tv", metric="tv_gain")["value"].max())
+    return Holds(gain < CONVERGED_DB, f"TV gained {gain:+.2f} dB of validation PSNR over the last "
+                                      f"{CONVERGENCE_WINDOW:.0%} of its iterations")
 
 
 def _stopped_improving(what: str, curve: str) -> str:
@@ -383,11 +394,22 @@ def sparse_converged(methods: tuple[str, ...], noise: str | None = "noiseless") 
                         SPARSE_REMEDY)
 
 
+# The network's learning rate decays to 0 on a cosine (the authors' schedule), so any run ends flat: the last 10%
+# of its steps (at under 2.5% of the peak rate) cannot tell a converged network from a cut-short one. Its window is
+# the last half (at most half the peak rate), where a network still far from its plateau keeps gaining.
+U5_WINDOW = 0.5
+
 U5_CONVERGED = Precondition(
-    _stopped_improving("the unrolled network", "its mean PSNR on the validation ellipses"),
+    f"the learned primal-dual network stopped improving in training: its mean PSNR on the validation ellipses gained "
+    f"less than {CONVERGED_DB:g} dB over the last {U5_WINDOW:.0%} of training (its rate decays to 0 on a cosine, so "
+    "a shorter window ends flat whatever the network), in every seed",
     unrolled_converged,
-    "a longer training budget (experiment.deblur.steps; scale=paper trains 20000 steps of 16 images, 10 unrolled "
-    "iterations of 32 channels)")
+    "a longer training budget (experiment.tomography.steps; scale=paper trains 100000 steps of 5 images, 10 "
+    "primal-dual iterations of 32 channels)")
+U5_TV_CONVERGED = Precondition(
+    f"TV reached its plateau: its validation PSNR at the chosen λ gained less than {CONVERGED_DB:g} dB over the last "
+    f"{CONVERGENCE_WINDOW:.0%} of its iterations (a baseline cut short would flatter the network)",
+    tv_converged, "more TV iterations (experiment.tomography.tv_iterations)")
 
 
 # ---------------------------------------------------------------- the claims and their revisions
@@ -579,14 +601,14 @@ CLAIMS = [
                              "papers do not claim (issue 13). “Levels off” is still tested for all four. "
                              + PROTOCOL_13))),
     Claim("U5", "A learned primal-dual reconstruction beats FBP and TV with the same tomography operator.",
-          SOURCES["MONGA"], check_u5, paper_value=f"> {U5_MARGIN_DB:g} dB PSNR (≈ 10 dB over TV)",
+          SOURCES["MONGA"], check_u5, paper_value=f"> {U5_MARGIN_DB:g} dB PSNR over every compared method",
           rule="Tomography (parallel beam, held-out random ellipses). Per training seed, the margin is the learned "
                "primal-dual network's mean test PSNR minus the better of FBP's and TV's (each with its weight tuned "
                "on the validation ellipses; they do not depend on the seed). Reproduced when the paired interval of "
                f"the margin lies at or above {U5_MARGIN_DB:g} dB, not reproduced when it lies below, inconclusive "
                f"when it straddles {U5_MARGIN_DB:g} dB. Shepp–Logan is context. {PAIRED_WORDS} Only a test when the "
                "network has stopped improving (the precondition).",
-          preconditions=(U5_CONVERGED,),
+          preconditions=(U5_CONVERGED, U5_TV_CONVERGED),
           history=(_v2("U5", f"{PAIRING} {CONVERGENCE} Judged on the fresh seed block (first_seed 100); the old "
                              "verdict was on seeds 0-2 at laptop scale."),
                    _v3("U5", "The problem is now the paper's (issue 13): tomography with a parallel-beam ray "
