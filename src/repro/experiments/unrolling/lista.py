@@ -58,7 +58,8 @@ class Unrolled(nn.Module):
         self.register_buffer("a", a.clone())
         inv_l = 1.0 / lipschitz(a)
         n = a.shape[1]
-        w = (alista_weight(a) if weight is None else weight).to(a.dtype)
+        needs_w = method == "alista" or init == "alista"
+        w = (alista_weight(a) if weight is None else weight).to(a.dtype) if needs_w else None
         # The layer x -> x + (y - x A^T) B with B [m, n]: ISTA's B = A / L, ALISTA's gamma W.
         b = a * inv_l if init == "ista" else alista_step * w
         if method == "lista":  # y @ w1 + x @ w2 (row vectors): w1 = B [m, n], w2 = I - A^T B [n, n]
