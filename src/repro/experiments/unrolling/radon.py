@@ -16,7 +16,12 @@ from dataclasses import dataclass
 
 import torch
 
-warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
+
+def _csr_quietly(make):
+    """Build a CSR tensor without torch's "beta state" warning (scoped here, not for the whole process)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
+        return make()
 
 OVERSAMPLE = 4  # line-integral samples per pixel length
 
@@ -104,7 +109,8 @@ def ray_transform(size: int, angles: int, detectors: int | None = None) -> RayTr
     idx = torch.stack([torch.cat(rows), torch.cat(cols)])
     coo = torch.sparse_coo_tensor(idx, torch.cat(vals), (angles * det, size * size),
                                   check_invariants=False).coalesce()
-    return RayTransform(size, angles, det, coo.to_sparse_csr(), coo.t().coalesce().to_sparse_csr())
+    return RayTransform(size, angles, det, _csr_quietly(coo.to_sparse_csr),
+                        _csr_quietly(lambda: coo.t().coalesce().to_sparse_csr()))
 
 
 def operator_norm(op: RayTransform, iterations: int = 100) -> float:
@@ -117,8 +123,8 @@ def operator_norm(op: RayTransform, iterations: int = 100) -> float:
 
 
 def _scaled(m: torch.Tensor, factor: float) -> torch.Tensor:
-    return torch.sparse_csr_tensor(m.crow_indices(), m.col_indices(), m.values() * factor, m.shape,
-                                   check_invariants=False)
+    return _csr_quietly(lambda: torch.sparse_csr_tensor(m.crow_indices(), m.col_indices(), m.values() * factor,
+                                                        m.shape, check_invariants=False))
 
 
 def normalised(op: RayTransform) -> RayTransform:
