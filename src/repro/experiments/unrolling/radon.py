@@ -23,6 +23,7 @@ def _csr_quietly(make):
         warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
         return make()
 
+
 OVERSAMPLE = 4  # line-integral samples per pixel length
 
 
