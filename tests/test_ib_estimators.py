@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 import pytest
@@ -15,6 +14,7 @@ from repro.experiments.info_bottleneck.estimators import (
     adaptive_binned_mi,
     binned_mi,
     ceiling_bits,
+    fixed_width_mi,
     is_pinned,
     kde_mi,
     saturated_fraction,
@@ -60,7 +60,7 @@ def naive_kde(t, y, var):
 # ------------------------------------------------------------------------------------------- exact answers
 
 
-@pytest.mark.parametrize("estimator", [binned_mi, adaptive_binned_mi])
+@pytest.mark.parametrize("estimator", [binned_mi, adaptive_binned_mi, fixed_width_mi])
 def test_distinct_rows_reach_the_ceiling(estimator):
     rng = np.random.default_rng(0)
     y = rng.integers(0, 2, N)
@@ -69,14 +69,14 @@ def test_distinct_rows_reach_the_ceiling(estimator):
     assert ity == pytest.approx(h_bits(np.bincount(y) / N))  # all of H(Y)
 
 
-@pytest.mark.parametrize("estimator", [binned_mi, adaptive_binned_mi, kde_mi])
+@pytest.mark.parametrize("estimator", [binned_mi, adaptive_binned_mi, fixed_width_mi, kde_mi])
 def test_constant_code_carries_nothing(estimator):
     y = np.arange(N) % 2
     ixt, ity = estimator(np.full((N, 5), 0.3), y)
     assert ixt == pytest.approx(0.0, abs=1e-9) and ity == pytest.approx(0.0, abs=1e-9)
 
 
-@pytest.mark.parametrize("estimator", [binned_mi, adaptive_binned_mi, kde_mi])
+@pytest.mark.parametrize("estimator", [binned_mi, adaptive_binned_mi, fixed_width_mi, kde_mi])
 def test_two_codes_aligned_with_balanced_labels(estimator):
     y = np.arange(N) % 2
     t = np.where(y[:, None] == 1, 0.8, -0.8) * np.ones((1, 3))
@@ -100,6 +100,35 @@ def test_fixed_range_clips_relu_outputs_and_adaptive_bins_resolve_them():
     assert binned_mi(np.array([[-3.0], [1.0], [5.0], [0.5]]), [0, 1, 0, 1], original_edges=True)[0] == pytest.approx(
         h_bits([0.75, 0.25])
     )
+
+
+def test_fixed_width_bins_have_no_range_limit():
+    """Saxe et al.'s bins (floor(t / w)): the large ReLU values that [-1, 1] edges merge stay apart, at any size."""
+    t = np.repeat([0.0, 1.5, 3.0, 700.0], N // 4)[:, None]
+    y = (t[:, 0] > 2).astype(int)
+    assert fixed_width_mi(t, y, width=0.07) == pytest.approx((2.0, 1.0))
+    assert binned_mi(t, y, original_edges=True)[0] == pytest.approx(h_bits([0.25, 0.75]))  # the clipped view
+    # one bin holds [k w, (k + 1) w): 0.0 and 0.069 share it, 0.07 does not (negative values too, no wrap-around)
+    t = np.repeat([-0.2, 0.0, 0.069, 0.0701], N // 4)[:, None]
+    assert fixed_width_mi(t, y, width=0.07)[0] == pytest.approx(h_bits([0.25, 0.5, 0.25]))
+    with pytest.raises(ValueError, match="width must be positive"):
+        fixed_width_mi(t, y, width=0.0)
+
+
+def test_fixed_width_scaled_codes_keep_their_information_only_within_their_bins():
+    """A scaled copy of the codes gives the same I(X;T) exactly when the scaling keeps every value in its bin."""
+    w = 0.07
+    rng = np.random.default_rng(3)
+    cells = rng.integers(-20, 20, size=(N, 2))  # 1600 codes for 4096 inputs
+    t = (cells + 0.5) * w  # every value at the centre of its bin
+    y = rng.integers(0, 2, N)
+    base = fixed_width_mi(t, y, width=w)
+    assert base == fixed_width_mi(t * 1.0 + 0.3 * w, y, width=w)  # shifted within the bins: the same codes
+    assert base == pytest.approx(fixed_width_mi(t * 0.999, y, width=w))  # |shift| < w/2 inside |cell| < 40: kept
+    # halving maps two cells onto one: fewer codes, less information
+    assert fixed_width_mi(t * 0.5, y, width=w)[0] < base[0] - 1.0  # 400 codes
+    # doubling with a doubled width is the same partition
+    assert fixed_width_mi(t * 2, y, width=2 * w) == pytest.approx(base)
 
 
 def test_binning_matches_the_original_code():
@@ -178,7 +207,7 @@ def test_kde_anchor_subsample():
 
 
 @pytest.mark.parametrize(
-    "estimator", [binned_mi, adaptive_binned_mi, lambda t, y: kde_mi(t, y, noise_var=1e-2, block=128)]
+    "estimator", [binned_mi, adaptive_binned_mi, fixed_width_mi, lambda t, y: kde_mi(t, y, noise_var=1e-2, block=128)]
 )
 def test_batched_equals_per_model(estimator):
     rng = np.random.default_rng(6)
@@ -213,13 +242,14 @@ def _models(n_models: int, n: int, d: int, seed: int) -> np.ndarray:
         lambda t, y: binned_mi(t, y, original_edges=True),
         adaptive_binned_mi,
         lambda t, y: adaptive_binned_mi(t, y, n_bins=10),
+        lambda t, y: fixed_width_mi(t, y, width=0.07),
         lambda t, y: kde_mi(t, y, noise_var=1e-3),
         lambda t, y: kde_mi(t, y, noise_var=1e-1, block=384),  # ragged blocks
         lambda t, y: kde_mi(t, y, noise_var=1e-2, n_anchors=300, block=128),
         lambda t, y: saturated_fraction(t),
     ],
-    ids=["bin30", "bin100", "bin30-original", "adaptive30", "adaptive10", "kde", "kde-ragged", "kde-anchors",
-         "saturation"],
+    ids=["bin30", "bin100", "bin30-original", "adaptive30", "adaptive10", "width0.07", "kde", "kde-ragged",
+         "kde-anchors", "saturation"],
 )
 @pytest.mark.parametrize("n, d", [(N, 10), (1000, 3)])
 @pytest.mark.parametrize("threads", [1, 2])
@@ -290,25 +320,3 @@ def test_saturation_and_ceiling_helpers():
     assert is_pinned([12.0, 11.995, 12.0]) and not is_pinned([12.0, 11.9, 12.0])
     assert is_pinned([10.0, 9.999], n=1024)
     np.testing.assert_array_equal(is_pinned(np.array([[12.0, 12.0], [12.0, 8.0]])), [True, False])
-
-
-def test_realistic_call_timing(capsys):
-    """B = 10 models, n = 4096 inputs, a 10-unit layer: printed, not asserted."""
-    rng = np.random.default_rng(7)
-    t = torch.tanh(torch.from_numpy(rng.normal(size=(10, N, 10)) * 3).float())
-    y = BITS.sum(1) % 2
-    timings = {}
-    for name, fn in (
-        ("binned_mi", lambda: binned_mi(t, y)),
-        ("adaptive_binned_mi", lambda: adaptive_binned_mi(t, y)),
-        ("kde_mi", lambda: kde_mi(t, y)),
-        ("kde_mi(n_anchors=512)", lambda: kde_mi(t, y, n_anchors=512)),
-        ("saturated_fraction", lambda: saturated_fraction(t)),
-    ):
-        fn()
-        start = time.perf_counter()
-        fn()
-        timings[name] = time.perf_counter() - start
-    with capsys.disabled():
-        print(f"\n[ib estimators, B=10 n=4096 d=10, {torch.get_num_threads()} threads] ", end="")
-        print(", ".join(f"{k} {v * 1e3:.1f} ms" for k, v in timings.items()))

@@ -15,6 +15,8 @@ import torch
 from torch import nn
 
 ACTIVATIONS = {"tanh": torch.tanh, "relu": torch.relu, "identity": lambda x: x}
+INIT_SCHEMES = ("torch_default", "glorot_uniform", "glorot_normal", "truncated_normal", "truncated_normal_fan_out",
+                "normal")
 
 
 def init_linear(gen: torch.Generator, fan_in: int, fan_out: int, scheme: str, bias: bool):
@@ -35,29 +37,31 @@ def init_linear(gen: torch.Generator, fan_in: int, fan_out: int, scheme: str, bi
     elif scheme == "glorot_normal":  # Frankle & Carbin's "Gaussian Glorot": N(0, 2/(in+out)), zero bias
         w = torch.randn(fan_out, fan_in, generator=gen) * math.sqrt(2.0 / (fan_in + fan_out))
         b = torch.zeros(fan_out) if bias else None
-    elif scheme == "truncated_normal":  # Shwartz-Ziv & Tishby: N(0, 1/fan_in) truncated at 2 std, zero bias
+    elif scheme in ("truncated_normal", "truncated_normal_fan_out"):
+        # N(0, 1/fan) redrawn beyond 2 std, zero bias. Shwartz-Ziv & Tishby (ravidziv/IDNNs model.py) scale by
+        # fan_in; Saxe et al.'s Keras code (artemyk/ibsgd IBnet_SaveActivations) by the layer's own width, fan_out
         w = torch.randn(fan_out, fan_in, generator=gen)
         while (out := w.abs() > 2).any():
             w[out] = torch.randn(int(out.sum()), generator=gen)
-        w = w * bound
+        w = w * (bound if scheme == "truncated_normal" else 1.0 / math.sqrt(fan_out))
         b = torch.zeros(fan_out) if bias else None
     elif scheme == "normal":
         w = torch.randn(fan_out, fan_in, generator=gen) * bound
         b = torch.zeros(fan_out) if bias else None
     else:
-        raise ValueError(f"unknown init scheme {scheme!r}; valid: torch_default, glorot_uniform, glorot_normal, "
-                         "truncated_normal, normal")
+        raise ValueError(f"unknown init scheme {scheme!r}; valid: {', '.join(INIT_SCHEMES)}")
     return w.t().contiguous(), b
 
 
 class BatchedMLP(nn.Module):
     """B independent MLPs with layer sizes `sizes` (input first), one activation between layers.
 
-    forward(x): x is [n, in] (shared by all models) or [B, n, in]; returns [B, n, out].
+    forward(x): x is [n, in] (shared by all models) or [B, n, in]; returns [B, n, out]. `init` is one scheme for
+    every layer or one per layer (e.g. Keras' Glorot-uniform default for an output layer).
     """
 
     def __init__(self, seeds: Sequence[int], sizes: Sequence[int], activation: str | Sequence[str],
-                 *, bias: bool = True, init: str = "torch_default", dtype=torch.float32):
+                 *, bias: bool = True, init: str | Sequence[str] = "torch_default", dtype=torch.float32):
         super().__init__()
         self.sizes, self.n_models = list(sizes), len(seeds)
         acts = [activation] * self.n_models if isinstance(activation, str) else list(activation)
@@ -69,10 +73,13 @@ class BatchedMLP(nn.Module):
         self.activations = acts
         self.weights, self.biases = nn.ParameterList(), nn.ParameterList()
         layers = [[] for _ in self.sizes[1:]]
+        schemes = [init] * len(layers) if isinstance(init, str) else list(init)
+        if len(schemes) != len(layers):
+            raise ValueError(f"init: one scheme for all layers or one per layer ({len(layers)}), got {len(schemes)}")
         for seed in seeds:
             gen = torch.Generator().manual_seed(int(seed))
             for i, (a, b) in enumerate(zip(self.sizes[:-1], self.sizes[1:])):
-                layers[i].append(init_linear(gen, a, b, init, bias))
+                layers[i].append(init_linear(gen, a, b, schemes[i], bias))
         for layer in layers:
             self.weights.append(nn.Parameter(torch.stack([w for w, _ in layer]).to(dtype)))
             if bias:

@@ -14,8 +14,12 @@ a float64 numpy array of shape ``[B]`` for a batch.
 
 * :func:`binned_mi` -- the original estimator: each unit discretised into ``n_bins`` equal bins over a fixed range
   (``[-1, 1]``, the tanh range), entropies of the discrete row codes.
-* :func:`adaptive_binned_mi` -- Saxe et al.'s variant for unbounded activations: equal bins over the observed
-  ``[min, max]`` of the layer (per model, over all units and samples).
+* :func:`fixed_width_mi` -- Saxe et al.'s estimator: bins of a fixed width with no range limit (``floor(t / w)``,
+  artemyk/ibsgd ``simplebinmi.bin_calc_information2`` with ``binsize = 0.07`` in ``IBnet_ComputeMI.ipynb``), so
+  large ReLU activations are resolved at the same resolution as small ones.
+* :func:`adaptive_binned_mi` -- equal bins over the observed ``[min, max]`` of the layer (per model, over all units
+  and samples): a range-adaptive estimator in the spirit of Chelombiev et al. 2019, whose bins widen as the
+  activations grow. Not Saxe et al.'s estimator; kept as its own, labelled row.
 * :func:`kde_mi` -- the Kolchinsky & Tracey pairwise-distance (KL) upper bound on the entropy of ``T + N(0, s2 I)``.
 * :func:`saturated_fraction`, :func:`ceiling_bits`, :func:`is_pinned` -- helpers for reading the curves.
 
@@ -41,6 +45,7 @@ __all__ = [
     "adaptive_binned_mi",
     "binned_mi",
     "ceiling_bits",
+    "fixed_width_mi",
     "is_pinned",
     "kde_mi",
     "saturated_fraction",
@@ -185,12 +190,31 @@ def binned_mi(t, y, n_bins: int = 30, lo: float = -1.0, hi: float = 1.0, origina
     return _out(h, batched), _out(ity, batched)
 
 
+def fixed_width_mi(t, y, width: float = 0.07):
+    """Saxe et al.'s binning estimate of (I(X;T), I(T;Y)) in bits, per model: every unit is discretised as
+    ``floor(t / width)`` with no range limit (artemyk/ibsgd ``simplebinmi.bin_calc_information2``; ``binsize =
+    0.07`` in ``IBnet_ComputeMI.ipynb``), then the entropies of the distinct rows of codes as in
+    :func:`binned_mi`. Two activations share a code only if they fall in the same width-``width`` cell, however
+    large they are."""
+    if not width > 0:
+        raise ValueError(f"width must be positive, got {width}")
+    x, batched = _as_batch(t)
+
+    def one(xb: np.ndarray, lab: np.ndarray, n_cls: int) -> tuple[float, float]:
+        codes = np.floor(xb.astype(np.float64) / width)
+        codes -= codes.min()  # non-negative digits for _row_ids; a shift does not change which rows are equal
+        return _code_entropies(codes.astype(np.int64), int(codes.max()) + 1, lab, n_cls)
+
+    h, ity = _per_model(x, y, one)
+    return _out(h, batched), _out(ity, batched)
+
+
 def adaptive_binned_mi(t, y, n_bins: int = 30):
     """Binning estimate of (I(X;T), I(T;Y)) in bits with ``n_bins`` equal bins over the observed range.
 
-    Saxe et al.'s fix for unbounded (ReLU) activations: the range is ``[min, max]`` of the layer's activations,
-    per model, over all units and samples, so large activations are resolved instead of merged into one edge
-    bin.  A constant layer gives 0 bits.
+    The range is ``[min, max]`` of the layer's activations, per model, over all units and samples, so the bins
+    widen as the activations grow (a range-adaptive estimator, as in Chelombiev et al. 2019; not Saxe et al.'s
+    fixed-width bins, :func:`fixed_width_mi`).  A constant layer gives 0 bits.
     """
     x, batched = _as_batch(t)
 

@@ -18,10 +18,12 @@ from omegaconf import MISSING
 
 from repro.config import ConfigError, one_of, positive
 from repro.data import DataRef, load
+from repro.experiments.info_bottleneck.measure import Estimators
 from repro.nn.batched import BatchedMLP
 from repro.train import sgd
 
 N_TRAIN, N_TEST = 60_000, 10_000
+SHARD = "mnist"
 
 
 @dataclass
@@ -40,8 +42,7 @@ class MnistNetwork:
     subset: int | None = MISSING  # train on the first N training images; None: all 60 000
     n_test: int = MISSING  # information on the first n_test test images
     n_records: int = MISSING  # log-spaced epochs at which the information is estimated
-    bins: list[int] = MISSING
-    kde_noise_var: float = MISSING  # Saxe et al.'s MNIST value 1e-1 (MNIST_ComputeMI.ipynb)
+    estimators: Estimators = MISSING  # KDE noise variance 1e-1: Saxe et al.'s MNIST value (MNIST_ComputeMI.ipynb)
     kde_records: int = MISSING
 
     def __post_init__(self) -> None:
@@ -50,14 +51,12 @@ class MnistNetwork:
         for a in self.activations:
             one_of("experiment.mnist.activations[]", a, ("tanh", "relu"))
         one_of("experiment.mnist.init", self.init, ("glorot_uniform", "truncated_normal", "torch_default"))
-        for k in ("lr", "batch_size", "epochs", "seeds", "n_test", "n_records", "kde_noise_var", "kde_records"):
+        for k in ("lr", "batch_size", "epochs", "seeds", "n_test", "n_records", "kde_records"):
             positive(f"experiment.mnist.{k}", getattr(self, k))
         if self.subset is not None and not 0 < self.subset <= N_TRAIN:
             raise ConfigError(f"experiment.mnist.subset must be in 1..{N_TRAIN} or null, got {self.subset}")
         if self.n_test > N_TEST:
             raise ConfigError(f"experiment.mnist.n_test must be at most {N_TEST}, got {self.n_test}")
-        if 30 not in self.bins:
-            raise ConfigError(f"experiment.mnist.bins must include 30 (the original estimator), got {self.bins}")
 
 
 def data_ref(c: MnistNetwork) -> DataRef:
@@ -82,8 +81,7 @@ def run(ctx) -> pd.DataFrame:
     return train_in_information_plane(ctx, model, points, x=x, y=y, pool=torch.arange(len(x), device=ctx.device),
                                       x_info=x_test, y_info=y_test, acc_index=None, batch_size=c.batch_size,
                                       epochs=c.epochs, n_records=c.n_records, kde_records=c.kde_records,
-                                      kde_noise_var=c.kde_noise_var, bins=c.bins,
-                                      optimizer=sgd(c.lr))
+                                      estimators=c.estimators, optimizer=sgd(c.lr))
 
 
 def protocol_row(c: MnistNetwork, seeds: int) -> dict:
@@ -91,5 +89,6 @@ def protocol_row(c: MnistNetwork, seeds: int) -> dict:
             "value": f"784-{'-'.join(map(str, c.hidden))}-10 (Saxe et al.), {' and '.join(c.activations)}, "
                      f"{c.init.replace('_', '-')} init, SGD lr {c.lr:g}, batch {c.batch_size}, {c.epochs} epochs on "
                      f"{c.subset or N_TRAIN} training images, inputs scaled to [-1, 1]; information on {c.n_test} test "
-                     f"images (KDE noise variance {c.kde_noise_var:g} at {c.kde_records} of {c.n_records} epochs); "
+                     f"images (KDE noise variance {c.estimators.kde_noise_var:g} at {c.kde_records} of {c.n_records} "
+                     "epochs); "
                      f"{min(c.seeds, seeds)} seeds per activation"}
