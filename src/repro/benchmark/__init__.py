@@ -12,6 +12,9 @@ of the per-pair ratios.
        [--steps N] [--repeats N] [--threads N] [--device cpu|cuda]
        [--breakdown: also the new loop vs the old with the same optimizer, and fused vs the new step]
        [--compile: also compiled vs eager]
+  python -m repro.benchmark ib-fused [--steps N] [--repeats N] [--threads N] [--models 8] [--activation tanh]
+                                      # the IB net's step: FlatBatchedMLP + hand-written backward (repro.nn.fused)
+                                      # against BatchedMLP + autograd, both through repro.train.train
   python -m repro.benchmark peak      # the float32 matmul peak alone (n = 256 ... 2048, best of them)
   python -m repro.benchmark batched   # batched trainer vs one model at a time (FP1's laptop models)
   python -m repro.benchmark sweep     # the double-descent width sweep batched vs one (width, seed) at a time
@@ -60,6 +63,11 @@ def _parser() -> argparse.ArgumentParser:
                        help="also time the new loop against the old with the same (old, non-fused) optimizer (the "
                             "loop's share of the speed-up), and a forced fused optimizer against the new step")
         common(q, threads=1, repeats=5)
+    q = sub.add_parser("ib-fused", help="hand-written IB step (repro.nn.fused) vs autograd")
+    q.add_argument("--steps", type=int, default=500, help="training steps per timed run")
+    q.add_argument("--models", type=int, default=8)
+    q.add_argument("--activation", default="tanh", choices=["tanh", "relu"])
+    common(q, threads=1, repeats=5)
     q = sub.add_parser("peak")
     q.add_argument("--peak-sizes", type=int, nargs="+", default=[256, 512, 1024, 2048])
     common(q, threads=1, repeats=3)
@@ -109,6 +117,13 @@ def main(argv: list[str] | None = None) -> int:
     print(header(getattr(a, "device", "cpu")), flush=True)
     if a.what == "peak":
         _peak(a)
+    elif a.what == "ib-fused":
+        from repro.benchmark import steps
+
+        case = steps.ib_fused_case(a.data_dir, a.device, a.models, a.activation)
+        print(f"# ib-fused: {case.what}; {a.steps} steps per run, {a.warmup} warm-up + {a.repeats} repeats, "
+              "interleaved; per-step time median [min–max], autograd/fused = per-pair speed-up", flush=True)
+        print(steps.run_fused(case, a.steps, repeats=a.repeats, warmup=a.warmup), flush=True)
     elif a.what in ("steps", *STEP_CASES):
         from repro.benchmark import steps
 

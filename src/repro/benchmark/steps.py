@@ -17,9 +17,9 @@ from typing import Callable
 import torch
 
 from repro.benchmark import baseline
-from repro.benchmark.timing import Pair, fmt_s, mlp_flops, paired
+from repro.benchmark.timing import Pair, Timing, fmt_s, mlp_flops, paired
 from repro.config import compose
-from repro.train import MinibatchOrder
+from repro.train import MinibatchOrder, lean_adam
 
 Build = Callable[[], tuple[list[torch.nn.Parameter], Callable[[], torch.Tensor], Callable[[], None] | None]]
 
@@ -77,23 +77,32 @@ def _rows_per_step(n: int, batch: int, steps: int, drop_last: bool) -> list[int]
     return [min(batch, n - (s % per_epoch) * batch) for s in range(steps)]
 
 
-def ib_case(data_dir: str = "data", device: str = "cpu") -> StepCase:
-    """The information bottleneck's 12-10-7-5-4-3-2 net, tanh and ReLU × 5 seeds in one batch (as its `ib12` shard)."""
+def _ib_data(data_dir: str, device: str, train_fraction: float, split_seed: int):
+    """The 12-bit data (x, y) and the training indices of a shuffled split, as the information-bottleneck shard."""
     from repro.data import DataRef, load
-    from repro.nn.batched import BatchedMLP
 
-    c = compose(["experiment=info_bottleneck", "scale=laptop", "tracking=disabled"]).experiment
     d = load(DataRef("ib12"), data_dir)
     x = torch.tensor(d["x"], dtype=torch.float32, device=device)
     y = torch.tensor(d["y"], device=device)
-    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(c.split_seed)).to(device)
-    tr = order[: int(round(c.train_fraction * len(x)))]
-    points = [(a, s) for a in c.activations for s in range(5)]
+    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(split_seed)).to(device)
+    return x, y, order[: int(round(train_fraction * len(x)))]
+
+
+def ib_case(data_dir: str = "data", device: str = "cpu") -> StepCase:
+    """The information bottleneck's 12-10-7-5-4-3-2 net, 8 tanh seeds in one batch with Saxe et al.'s batch size (as
+    its `tanh` shard), through autograd (the `ib-fused` case times the shard's hand-written step against this)."""
+    from repro.nn.batched import BatchedMLP
+
+    cfg = compose(["experiment=info_bottleneck", "scale=laptop", "tracking=disabled"])
+    c = cfg.experiment
+    batch_size = c.protocols["saxe"].batch_size
+    x, y, tr = _ib_data(data_dir, device, c.train_fraction, c.split_seed)
+    points = [("tanh", s) for s in range(len(cfg.seeds))]
     sizes, B = [12, *c.hidden, 2], len(points)
 
     def build():
         model = BatchedMLP([s for _, s in points], sizes, [a for a, _ in points], init="truncated_normal").to(device)
-        batches = MinibatchOrder(tr, [7_919 * s + 1 for _, s in points], c.batch_size, drop_last=False)
+        batches = MinibatchOrder(tr, [7_919 * s + 1 for _, s in points], batch_size, drop_last=False)
 
         def losses() -> torch.Tensor:
             idx = batches()
@@ -102,9 +111,9 @@ def ib_case(data_dir: str = "data", device: str = "cpu") -> StepCase:
                                                      reduction="none").view(B, -1).mean(1)
         return list(model.parameters()), losses, None
 
-    return StepCase("ib-step", f"{B} models {'-'.join(map(str, sizes))} (tanh, relu), batch {c.batch_size}, "
+    return StepCase("ib-step", f"{B} models {'-'.join(map(str, sizes))} (tanh), batch {batch_size}, "
                     f"Adam {c.lr:g}", build,
-                    lambda steps: sum(mlp_flops(sizes, r, B) for r in _rows_per_step(len(tr), c.batch_size, steps,
+                    lambda steps: sum(mlp_flops(sizes, r, B) for r in _rows_per_step(len(tr), batch_size, steps,
                                                                                     False)), **_opts("adam", c.lr))
 
 
@@ -273,3 +282,78 @@ def report_line(case: StepCase, steps: int, pair: Pair, diff: float, peak: float
     return (f"{case.name:9s} {a} {pair.a}  {b} {pair.b}  {b}/{a} {pair.ratio_str()}  ({per_step})  "
             f"roofline: {a} {ra:.2f} GFLOP/s = {100 * ra / peak:.2f}% of peak, {b} {rb:.2f} = "
             f"{100 * rb / peak:.2f}%  max|Δθ| {diff:.1e}")
+
+
+# ---------------------------------------------------------------- ib-fused: the hand-written step vs autograd
+
+
+@dataclass
+class FusedCase:
+    what: str  # one line: the models
+    build_autograd: Callable  # () -> (params, losses): BatchedMLP + autograd cross-entropy, 12 tensors
+    build_fused: Callable  # () -> (params, losses): FlatBatchedMLP + cross_entropy_losses, one tensor
+    optimizer: Callable  # the autograd path's optimizer factory: repro.train.adam (torch.optim.Adam, foreach)
+    optimizer_fused: Callable  # the shard's: repro.train.lean_adam (the same update without torch.optim's overhead)
+
+
+def ib_fused_case(data_dir: str = "data", device: str = "cpu", n_models: int = 8, activation: str = "tanh", *,
+                  batch_size: int = 256, lr: float = 4e-4) -> FusedCase:
+    """The 12-bit net (`n_models` seeds, one activation) trained the current way (BatchedMLP, autograd) and through
+    `repro.nn.fused` (FlatBatchedMLP, hand-written backward, `LeanAdam` on one tensor), as the shard trains it. The
+    papers' values (Shwartz-Ziv &
+    Tishby 2017 §3: 12-10-7-5-4-3-2, truncated normal, batch 256, Adam 4e-4, 80/20 split) are written here rather
+    than composed from conf/, so the case measures the same step whatever the protocol's config looks like."""
+    from repro.nn.batched import BatchedMLP
+    from repro.nn.fused import FlatBatchedMLP, cross_entropy_losses, gather_rows
+
+    x, y, tr = _ib_data(data_dir, device, 0.8, 0)
+    seeds, sizes = list(range(n_models)), [12, 10, 7, 5, 4, 3, 2]
+
+    def build(fused: bool):
+        def make():
+            cls = FlatBatchedMLP if fused else BatchedMLP
+            model = cls(seeds, sizes, activation, init="truncated_normal").to(device)
+            batches = MinibatchOrder(tr, [7_919 * s + 1 for s in seeds], batch_size, drop_last=False)
+
+            def losses() -> torch.Tensor:
+                idx = batches()
+                if fused:  # as the shard (info_bottleneck.measure): one index_select per tensor
+                    return cross_entropy_losses(model, gather_rows(x, idx), gather_rows(y, idx))
+                return torch.nn.functional.cross_entropy(model(x[idx]).reshape(-1, 2), y[idx].reshape(-1),
+                                                         reduction="none").view(n_models, -1).mean(1)
+            return list(model.parameters()), losses
+        return make
+
+    return FusedCase(f"{n_models} models {'-'.join(map(str, sizes))} ({activation}), batch {batch_size}, Adam {lr:g}",
+                     build(False), build(True), new_optimizer("adam", lr), lean_adam(lr))
+
+
+def run_fused(case: FusedCase, steps: int, *, repeats: int, warmup: int) -> str:
+    """Time the fused path (A) against the autograd path (B), interleaved, both through `repro.train.train`; returns
+    the report line: per-step times, median [min–max], the per-pair speed-up, and the largest difference between
+    the two paths' final parameters (rounding only: the arithmetic is the same up to float32 reordering)."""
+    final: dict[str, list[torch.Tensor]] = {}
+
+    def go(name: str):
+        def run(built):
+            params, losses = built
+            optimizer = case.optimizer_fused if name == "fused" else case.optimizer
+            with contextlib.redirect_stdout(io.StringIO()):
+                new_train(params, losses, steps=steps, optimizer=optimizer)
+            final[name] = [p.detach().reshape(-1) for p in params]
+        return run
+
+    pair = paired(go("fused"), go("autograd"), repeats=repeats, warmup=warmup, setup_a=case.build_fused,
+                  setup_b=case.build_autograd)
+    # FlatBatchedMLP's layout is [w0, b0, w1, b1, ...]; BatchedMLP.parameters() gives all weights, then all biases
+    ref = final["autograd"]
+    n = len(ref) // 2
+    ref = torch.cat([t for wb in zip(ref[:n], ref[n:]) for t in wb])
+    diff = float((final["fused"][0] - ref).abs().max())
+
+    def per_step(t: Timing) -> str:
+        us = [v / steps * 1e6 for v in (t.median, t.lo, t.hi)]
+        return f"{us[0]:.0f} µs [{us[1]:.0f}–{us[2]:.0f}]"
+
+    return (f"ib-fused  fused {per_step(pair.a)}/step  autograd {per_step(pair.b)}/step  autograd/fused "
+            f"{pair.ratio_str()}  max|Δθ| {diff:.1e}")

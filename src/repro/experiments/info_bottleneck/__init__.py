@@ -24,7 +24,7 @@ from repro.experiments.info_bottleneck.claims import CLAIMS as CLAIMS  # re-expo
 from repro.experiments.info_bottleneck.measure import Estimators
 from repro.experiments.info_bottleneck.mnist_net import MnistNetwork
 from repro.nn.batched import INIT_SCHEMES
-from repro.train import adam
+from repro.train import lean_adam
 
 # A killed shard resumes from its last checkpoint (repro.checkpoint): all its state is registered with ctx.keep.
 RESUMABLE = True
@@ -52,6 +52,7 @@ class Network:
 
     activation: str = MISSING
     protocol: str = MISSING  # a key of experiment.protocols
+    kde: bool = MISSING  # estimate KDE too (4096² distances per layer and model, the costliest estimator)
 
     def __post_init__(self) -> None:
         one_of("experiment.networks.*.activation", self.activation, ("tanh", "relu"))
@@ -143,7 +144,8 @@ def run_shard(ctx) -> pd.DataFrame:
     model = FlatBatchedMLP([s for _, s in points], sizes, net.activation, init=init).to(ctx.device)
     table = train_in_information_plane(ctx, model, points, x=x, y=y, pool=tr, x_info=x, y_info=y, acc_index=te,
                                        batch_size=protocol.batch_size, epochs=c.epochs, n_records=c.n_records,
-                                       kde_records=c.kde_records, estimators=c.estimators, optimizer=adam(c.lr))
+                                       kde_records=c.kde_records if net.kde else 0, estimators=c.estimators,
+                                       optimizer=lean_adam(c.lr))  # torch's Adam update, without its overhead
     table.insert(0, "protocol", net.protocol)
     return table
 
@@ -167,7 +169,7 @@ def protocol(cfg) -> list[dict]:
                       "the patterns starting '11', 84% positive)")
         rows.append({"key": f"shard {name}", "value": f"{net.activation}; {p.source}: batch {p.batch_size}, hidden "
                                                       f"init {p.hidden_init}, output init {p.output_init}; "
-                                                      f"{split_text}"})
+                                                      f"{split_text}{'' if net.kde else '; no KDE'}"})
     rows += [
         {"key": "information", "value": f"on all 4096 inputs at {e.n_records} log-spaced epochs: Shwartz-Ziv & "
                                         f"Tishby's binning (edges linspace(-1, 1, {est.st_bins})); Saxe et al.'s "
