@@ -62,7 +62,7 @@ def test_sigterm_checkpoints_and_the_rerun_resumes(tmp_path, overrides, fault):
 
 
 @pytest.mark.parametrize("overrides,fault", [
-    (["experiment=info_bottleneck", "shard=ib"], "0:9:KILL"),
+    (["experiment=info_bottleneck", "shard=relu"], "0:9:KILL"),
     (["experiment=unrolling", "shard=sparse-snr40"], "4:1:KILL"),  # killed between calls' checkpoints
 ])
 def test_sigkill_resumes_from_the_last_periodic_checkpoint(tmp_path, overrides, fault):
@@ -71,7 +71,7 @@ def test_sigkill_resumes_from_the_last_periodic_checkpoint(tmp_path, overrides, 
 
 
 def test_a_checkpoint_of_another_configuration_is_not_used(tmp_path):
-    base = ["experiment=info_bottleneck", "shard=ib"]
+    base = ["experiment=info_bottleneck", "shard=relu"]
     killed = repro(tmp_path, base, "run", {"REPRO_CHECKPOINT_S": "0", "REPRO_FAULT": "0:9:TERM"})
     assert killed.returncode == Preempted.exit_code
     other = repro(tmp_path, [*base, "experiment.lr=1e-3"], "run")
@@ -101,7 +101,7 @@ def test_snakemake_retries_a_preempted_job_with_more_resources_and_it_resumes(tm
     """The real DAG: the shard is pre-empted (SIGTERM) on its first attempt; Snakemake's retry asks for twice the
     memory and run time and the job resumes from its checkpoint instead of starting over."""
     env = {**_workflow_copy(tmp_path), "REPRO_CHECKPOINT_S": "0", "REPRO_FAULT": "0:9:TERM"}
-    target = "results/smoke/info_bottleneck/ib/table.csv"
+    target = "results/smoke/info_bottleneck/relu/table.csv"
     proc = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "1", "--retries", "1", target, "--config",
                            "scale=smoke", "experiments=[info_bottleneck]", "tracking=disabled"],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
@@ -110,7 +110,7 @@ def test_snakemake_retries_a_preempted_job_with_more_resources_and_it_resumes(tm
     assert "Trying to restart job" in text or "attempt 2" in text.lower(), text[-3000:]
     mems = [int(m) for m in re.findall(r"mem_mb=(\d+)", text)]
     assert len(set(mems)) >= 2 and max(mems) == 2 * min(mems), mems  # the retry asked for twice the memory
-    log = (tmp_path / "results/smoke/info_bottleneck/logs/ib.log").read_text()
+    log = (tmp_path / "results/smoke/info_bottleneck/logs/relu.log").read_text()
     assert "[checkpoint] resuming training call 0 at step 9" in log
     assert (tmp_path / target).is_file() and not scratch_dir(tmp_path / "results/smoke/info_bottleneck/ib").exists()
 
