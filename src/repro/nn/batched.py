@@ -15,8 +15,8 @@ import torch
 from torch import nn
 
 ACTIVATIONS = {"tanh": torch.tanh, "relu": torch.relu, "identity": lambda x: x}
-INIT_SCHEMES = ("torch_default", "glorot_uniform", "glorot_normal", "truncated_normal", "truncated_normal_fan_out",
-                "normal")
+INIT_SCHEMES = ("torch_default", "kaiming_uniform", "glorot_uniform", "glorot_normal", "truncated_normal",
+                "truncated_normal_fan_out", "normal")
 
 
 def init_linear(gen: torch.Generator, fan_in: int, fan_out: int, scheme: str, bias: bool):
@@ -30,6 +30,9 @@ def init_linear(gen: torch.Generator, fan_in: int, fan_out: int, scheme: str, bi
     if scheme == "torch_default":
         w = (torch.rand(fan_out, fan_in, generator=gen) * 2 - 1) * bound
         b = (torch.rand(fan_out, generator=gen) * 2 - 1) * bound if bias else None
+    elif scheme == "kaiming_uniform":  # nn.init.kaiming_uniform_'s default (He): U(±sqrt(6/fan_in)), zero bias
+        w = (torch.rand(fan_out, fan_in, generator=gen) * 2 - 1) * math.sqrt(6.0 / fan_in)
+        b = torch.zeros(fan_out) if bias else None
     elif scheme == "glorot_uniform":  # Keras' default (Xu et al.'s code): weights U(±sqrt(6/(in+out))), zero bias
         limit = math.sqrt(6.0 / (fan_in + fan_out))
         w = (torch.rand(fan_out, fan_in, generator=gen) * 2 - 1) * limit

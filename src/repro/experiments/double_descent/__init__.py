@@ -22,6 +22,7 @@ from repro.data import DataRef, load
 from repro.experiments import Shard, section_keys
 from repro.experiments.double_descent.claims import CLAIMS as CLAIMS  # re-exported: the experiment interface
 from repro.experiments.double_descent.sweep import noisy_labels, random_features, record_epochs, train_width_sweep
+from repro.nn.batched import INIT_SCHEMES
 
 # A killed shard resumes from its last checkpoint (repro.checkpoint): all its state is registered with ctx.keep.
 RESUMABLE = True
@@ -59,11 +60,13 @@ class MLPConfig:
     batch_size: int = MISSING
     lr: float = MISSING
     momentum: float = MISSING
+    init: str = MISSING  # repro.nn.batched init scheme: kaiming_uniform (He, zero biases) as the reference notebook
     n_records: int = MISSING
     n_test: int = MISSING
 
     def __post_init__(self) -> None:
         positive("experiment.mlp.n_train", self.n_train)
+        one_of("experiment.mlp.init", self.init, INIT_SCHEMES)
         for h in self.widths:
             positive("experiment.mlp.widths[]", h)
         for key, values in (("noise[]", self.noise), ("sample_wise_noise", [self.sample_wise_noise])):
@@ -221,7 +224,7 @@ def run_mlp(ctx) -> pd.DataFrame:
     # the first n training samples: the smaller set of the sample-wise pair is a subset of the larger
     labels = noisy_labels(y[:n].cpu(), noise, c.noise_seed).to(ctx.device)
     rows = train_width_sweep(x[:n], labels, xt[: c.n_test], yt[: c.n_test], widths=c.widths, seeds=ctx.seeds,
-                             epochs=c.epochs, batch_size=c.batch_size, lr=c.lr, momentum=c.momentum,
+                             epochs=c.epochs, batch_size=c.batch_size, lr=c.lr, momentum=c.momentum, init=c.init,
                              record_epochs=record_epochs(c.epochs, c.n_records), label=ctx.label())
     table = pd.DataFrame(rows)
     table.insert(0, "noise", noise)
@@ -246,8 +249,10 @@ def protocol(cfg) -> list[dict]:
         {"key": "mlp", "value": f"MLP 40-h-h-10 ReLU, h ∈ {e.mlp.widths}, n = {e.mlp.n_train} (and "
                                 f"{e.mlp.sample_wise_n} at {e.mlp.sample_wise_noise:.0%} noise), label noise "
                                 f"{[f'{p:.0%}' for p in e.mlp.noise]}, cross-entropy, SGD lr {e.mlp.lr:g} momentum "
-                                f"{e.mlp.momentum:g}, batch {e.mlp.batch_size}, {e.mlp.epochs} epochs, "
-                                f"{e.mlp.n_test} test"},
+                                f"{e.mlp.momentum:g}, batch {e.mlp.batch_size}, {e.mlp.init} init, {e.mlp.epochs} "
+                                "epochs, "
+                                f"{e.mlp.n_test} test; random features solved by SVD near N = n (0.8n to 1.25n) "
+                                "and by Cholesky elsewhere when the Gram matrix's condition number is ≤ 1e8"},
     ]
     if e.image.enabled:
         rows.append({"key": "image", "value": f"{e.image.archs} on CIFAR-10, k groups {e.image.k_groups}, noise "

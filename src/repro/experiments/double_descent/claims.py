@@ -44,6 +44,7 @@ INTERPOLATED = 0.02  # "train error about 0": median train error ≤ 2%
 NEAR = 2.0  # the model-wise peak within a factor 2 of the interpolation width
 ABSENT = 0.5  # DD3: the 0%-noise prominence at most half that at 15% and 20%
 FLATTENED = 0.5  # DD5: a remedy at most halves the prominence
+BOOT = 200  # DD5: bootstrap draws of the seeds
 SAMPLEWISE = (4 / 3, 3.0)  # DD4: doubling n moves the peak by a factor in [4/3, 3] ("about twice")
 EPOCHWISE_NOISE = 0.2  # DD6: Nakkiran et al. Figs. 9–10 use 20% label noise
 INTERPOLATION = 0.01  # issue 11: the largest model is in the interpolation regime when its train error is ≤ 1%
@@ -327,6 +328,28 @@ def check_dd3(table: pd.DataFrame, cfg) -> Verdict:
 # ---------------------------------------------------------------- DD5: remedies; DD6: epoch-wise
 
 
+def _interval(values) -> tuple[float, float]:
+    lo, hi = np.percentile(np.asarray(values, dtype=float), [50 * (1 - PAIRED_LEVEL), 50 * (1 + PAIRED_LEVEL)])
+    return float(lo), float(hi)
+
+
+def early_stopped_boot(best: pd.DataFrame, n_boot: int = BOOT) -> list[float]:
+    """Prominences of the early-stopped curve over bootstrap draws of the seeds (median curve of B seeds drawn with
+    replacement, a fixed generator): its spread over seeds."""
+    wide = best.pivot(index="width", columns="seed", values="value").sort_index()
+    rng = np.random.default_rng(0)
+    draws = rng.integers(0, wide.shape[1], size=(n_boot, wide.shape[1]))
+    return [prominence(np.median(wide.to_numpy()[:, d], axis=1))[0] for d in draws]
+
+
+def remedy_part(name: str, point: float, boot: list[float], bar: float) -> tuple[Status, str]:
+    """A remedy flattens the peak when its prominence's interval over bootstrap draws of the seeds lies at or below
+    `bar`; it does not when the interval lies above it; otherwise the seeds cannot tell."""
+    lo, hi = _interval(boot)
+    status = (Status.REPRODUCED if hi <= bar else Status.NOT_REPRODUCED if lo > bar else Status.INCONCLUSIVE)
+    return status, f"{name} {point:.3f} [{LEVEL} bootstrap over seeds {lo:.3f}, {hi:.3f}]"
+
+
 def check_dd5(table: pd.DataFrame, cfg) -> Verdict:
     n, p = cfg.experiment.mlp.n_train, 0.15
     plain, _ = model_wise(table, n, p)
@@ -336,15 +359,19 @@ def check_dd5(table: pd.DataFrame, cfg) -> Verdict:
     if size <= plain.iqr[top]:
         return Verdict(Status.INCONCLUSIVE, f"plain prominence {size:.3f} (IQR {plain.iqr[top]:.3f})",
                        "No peak larger than the seed spread to flatten.")
+    bar = FLATTENED * size
     best = mlp_rows(table, n, p, "test_error").groupby(["width", "seed"])["value"].min().reset_index()
     early = curve(best, "width")
     ens = mlp_rows(table, n, p, "ensemble_test_error").sort_values("width")["value"].to_numpy()
-    s_early, s_ens = prominence(early.median)[0], prominence(ens)[0]
-    statuses = [Status.REPRODUCED if s <= FLATTENED * size else Status.NOT_REPRODUCED for s in (s_early, s_ens)]
-    return Verdict(combine(statuses),
-                   f"prominence at {p:.0%} noise: plain {size:.3f}; early-stopped {s_early:.3f}; "
-                   f"ensemble of {plain.n_seeds} {s_ens:.3f}",
-                   f"Each remedy must cut the peak's prominence to at most {FLATTENED:g}× the plain curve's.")
+    boot = mlp_rows(table, n, p, "ensemble_test_error_boot")
+    ens_boot = [prominence(g.sort_values("width")["value"].to_numpy())[0] for _, g in boot.groupby("boot")]
+    parts = [remedy_part("early-stopped", prominence(early.median)[0], early_stopped_boot(best), bar),
+             remedy_part(f"ensemble of {plain.n_seeds}", prominence(ens)[0], ens_boot, bar)]
+    return Verdict(combine([st for st, _ in parts]),
+                   f"prominence at {p:.0%} noise: plain {size:.3f} (bar {FLATTENED:g}× = {bar:.3f}); "
+                   + "; ".join(text for _, text in parts),
+                   f"Each remedy must cut the peak's prominence to at most {FLATTENED:g}× the plain curve's, beyond "
+                   "the spread of its bootstrap over seeds.")
 
 
 def check_dd6(table: pd.DataFrame, cfg) -> Verdict:
@@ -359,9 +386,11 @@ def check_dd6(table: pd.DataFrame, cfg) -> Verdict:
     fall = c.median[top] - after.min() if after.size else 0.0
     spread = c.iqr[top]
     ok = size > spread and fall > spread
+    end_vs_first_min = c.median[-1] - c.median[base]  # where training ends, against the first descent's bottom
     return Verdict(Status.REPRODUCED if ok else Status.NOT_REPRODUCED,
                    f"h = {int(rows['width'].max())}, {EPOCHWISE_NOISE:.0%} noise: test error rises by {size:.3f} "
-                   f"(epoch {c.x[base]:g} → {c.x[top]:g}) and then falls by {fall:.3f} (spread {spread:.3f})",
+                   f"(epoch {c.x[base]:g} → {c.x[top]:g}) and then falls by {fall:.3f} (spread {spread:.3f}); final "
+                   f"− first minimum {end_vs_first_min:+.3f} (epoch {c.x[-1]:g})",
                    "Test error against epoch falls, rises and falls again, each move larger than the seed spread."
                    if ok else "No second descent over epochs larger than the seed spread at this scale and budget.")
 
@@ -377,6 +406,26 @@ def check_dd7(table: pd.DataFrame, cfg) -> Verdict:
     if "arch" not in table.columns:
         raise MissingData("CIFAR-10 runs (paper scale only)")
     return _model_wise_peak(table, 50000, 0.15, "k")
+
+
+WHY_REFERENCE = (
+    "The protocol now follows the MNIST-1D project's double-descent notebook (greydanus/mnist1d, notebooks/6. "
+    "deep_double_descent.ipynb, renamed deep-double-descent.ipynb in d7cb925): SGD lr 0.01 (was our 0.05, wrongly "
+    "called “not stated”), momentum 0.9, batch 100, He (Kaiming-uniform) weights with zero biases (was torch's "
+    "default), and widths 20, 56 and 80 added around the threshold (issue 15). A verdict under a learning rate "
+    "five times the reference's was not a test of the claim. Judged on the fresh seed block from 300.")
+WHY_DD1_SOLVER = (
+    "The solver changed, not the rule (issue 15): near N = n (0.8 n to 1.25 n) the minimum-norm least-squares "
+    "solution is now computed by SVD (lstsq, gelsd) on the features themselves, and elsewhere by a Cholesky factor of "
+    "the smaller Gram matrix only when its condition number is at most 1e8 (else by SVD too). The normal equations "
+    "square the condition number exactly where the claim looks, so the peak's height was partly rounding error. "
+    "Judged on the fresh seed block from 300.")
+WHY_DD5 = (
+    "The ensemble curve was a single curve with no spread, read against a threshold as if exact (issue 15). Each "
+    "remedy's prominence now has a bootstrap interval over seeds (the ensemble: ensembles of the seeds drawn with "
+    "replacement; early stopping: the median curve of the seeds drawn with replacement), and a remedy flattens the "
+    "peak only when that whole interval lies at or below half the plain prominence (same threshold); above it, it "
+    "does not; across it, inconclusive. " + WHY_REFERENCE)
 
 
 PAPER_MLP = ("MNIST-1D reference MLP sweep (15% noise, 4000 train, SGD, 500 epochs): ~47% at h=16, ~54% near h=47, "
@@ -427,6 +476,65 @@ PEAK_REASON = (
     "that holds it (3a1c0e5). The next runs were still on seeds 0-4.")
 REVISED = "2026-12-04"
 
+# The rules and verdicts before issue 15 (laptop scale, seeds 100-104, measured 2026-12-04 from the code of
+# that day), word for word: the protocol revision of 2026-12-04 (issue 15) records them.
+RULE_BEFORE_15 = {
+    'DD1': (
+        'With medians over ≥ 5 seeds: the test MSE and test error peaks lie in [0.8n, 1.25n]; the MSE peak '
+        'exceeds the best N < n and the largest N; the error peak exceeds the largest N.'),
+    'DD2': (
+        'Final test error over ≥ 5 seeds. The peak is the top of the largest rise above a preceding minimum '
+        'of the seed-median curve. The paired interval of peak − that minimum lies above 0, and so does the '
+        'paired interval of peak − the largest width; the peak width is within a factor 2 of the smallest '
+        'width with median train error ≤ 2%. Here “the paired interval” of a − b is the 95% percentile '
+        'bootstrap interval (scipy.stats.bootstrap) of the median per-seed difference over seeds, which share'
+        ' the minibatch order at every width.'),
+    'DD3': (
+        'Peak prominence (largest rise above a preceding minimum) at 0% noise ≤ 0.5× the smaller of those at '
+        '15% and 20%, which must exceed their seed spread (else inconclusive).'),
+    'DD4': (
+        'Two halves, each over ≥ 5 seeds. Random features (peak: maximum median test MSE): the ratio of peak '
+        'positions for 2n vs n lies in [1.33, 3], and at the 2n peak the paired interval of test MSE with 2n '
+        "− with n lies above 0. MLP (peak as in DD2): the ratio of the peaks' parameter counts lies in the "
+        'same range, and at some width the paired interval of test error with more data − with less lies '
+        'above 0; this half counts only where the largest width reached the interpolation regime: final train'
+        ' error ≤ 1% in every seed at both n, else it is inconclusive. Reproduced when both halves are, not '
+        'reproduced when either is not. Here “the paired interval” of a − b is the 95% percentile bootstrap '
+        'interval (scipy.stats.bootstrap) of the median per-seed difference: a seed draws the random features'
+        ' for both n and initialises the network identically for both n.'),
+    'DD5': (
+        'At 15% noise, the prominence of the early-stopped curve (per-seed best test error over training) and'
+        " of the ensemble curve are each ≤ 0.5× the plain curve's, which must exceed its seed spread."),
+    'DD6': (
+        'Largest width, 20% noise: the median test error over epochs rises above a preceding minimum and then'
+        ' falls, each by more than the IQR at the top.'),
+}
+VERDICT_BEFORE_15 = {
+    'DD1': (
+        'reproduced: n = 1000: test MSE peaks at N = 1000 (N/n = 1.00) with median 2.6e+03 (IQR 1.58e+03); '
+        'best under-parameterised 0.862; at N = 8000: 1.13. Test error peaks at N/n = 1.00 (0.895; 0.636 at '
+        'the largest N)'),
+    'DD2': (
+        'not reproduced: 15% noise, n = 4000: test error peaks at width = 40 with median 0.564; peak − '
+        'minimum before it (width = 16): +0.068 [95% CI +0.053, +0.074; median of 5 paired seed differences];'
+        ' peak − largest width (width = 128): +0.109 [95% CI +0.082, +0.125; median of 5 paired seed '
+        'differences]; train error first ≤ 2% at width = 96'),
+    'DD3': (
+        'reproduced: peak prominence 0%: 0.000 at h = 4 (IQR 0.017); 15%: 0.066 at h = 40 (IQR 0.019); 20%: '
+        '0.076 at h = 48 (IQR 0.008)'),
+    'DD4': (
+        'not reproduced: random features: peak N = 1000 (n = 1000) → 2000 (n = 2000), ratio 2.00; at N = '
+        '2000, test MSE with n = 2000 − with n = 1000: +1.92e+04 [95% CI +2.21e+03, +5.9e+08; median of 5 '
+        'paired seed differences]; MLP at 15% noise: peak h = 24 (1834 params, n = 2000) → h = 40 (3690 '
+        'params, n = 4000), parameter ratio 2.01; test error with n = 4000 − with n = 2000, at the width '
+        'where it is surest (h = 64): -0.017 [95% CI -0.037, +0.007; median of 5 paired seed differences]'),
+    'DD5': (
+        'reproduced: prominence at 15% noise: plain 0.066; early-stopped 0.010; ensemble of 5 0.027'),
+    'DD6': (
+        'not reproduced: h = 128, 20% noise: test error rises by 0.039 (epoch 19 → 39) and then falls by '
+        '0.022 (spread 0.026)'),
+}
+
 # The verdicts of rule version 1 at laptop scale, seeds 0-4 (results/laptop/double_descent/claims.json).
 OLD_VERDICT = {
     'DD2': (
@@ -452,7 +560,8 @@ CLAIMS = [
           "Belkin, Hsu, Ma, Mandal 2019 (arXiv 1812.11118), Fig. 2", check_dd1, paper_value="peak at N = n",
           rule=f"With medians over ≥ {MIN_SEEDS} seeds: the test MSE and test error peaks lie in "
                f"[{RF_BAND[0]}n, {RF_BAND[1]}n]; the MSE peak exceeds the best N < n and the largest N; the error "
-               "peak exceeds the largest N."),
+               "peak exceeds the largest N.",
+          history=(Revision(REVISED, RULE_BEFORE_15["DD1"], VERDICT_BEFORE_15["DD1"], WHY_DD1_SOLVER),)),
     Claim("DD2", "With 15% label noise, test error against width rises to a peak near the width where train error "
                  "first reaches about 0, then falls.",
           "Nakkiran et al. 2019 (arXiv 1912.02292), Fig. 1; MNIST-1D (Greydanus 2020)", check_dd2,
@@ -468,11 +577,13 @@ CLAIMS = [
                             PEAK_REASON),
                    Revision(REVISED, OLD_RULE["DD2"], OLD_VERDICT["DD2"],
                             "Precondition added and paired statistics (issue 11). " + WHY_INTERPOLATES + " "
-                            + WHY_PAIRED))),
+                            + WHY_PAIRED),
+                   Revision(REVISED, RULE_BEFORE_15["DD2"], VERDICT_BEFORE_15["DD2"], WHY_REFERENCE))),
     Claim("DD3", "Without label noise the peak is absent or much smaller than with 15% and 20% noise.",
           "Nakkiran et al. 2019 (arXiv 1912.02292), Fig. 4", check_dd3, paper_value="peak grows with noise",
           rule=f"Peak prominence (largest rise above a preceding minimum) at 0% noise ≤ {ABSENT:g}× the smaller of "
-               "those at 15% and 20%, which must exceed their seed spread (else inconclusive)."),
+               "those at 15% and 20%, which must exceed their seed spread (else inconclusive).",
+          history=(Revision(REVISED, RULE_BEFORE_15["DD3"], VERDICT_BEFORE_15["DD3"], WHY_REFERENCE),)),
     Claim("DD4", "The threshold moves with n: doubling n moves the peak to about twice the parameters, so near the "
                  "threshold more data can hurt at fixed size.",
           "Nakkiran et al. 2019 (arXiv 1912.02292), §6 and Fig. 11; Belkin et al. 2019", check_dd4,
@@ -496,19 +607,26 @@ CLAIMS = [
                             "part of the rule, not a precondition of the claim), so that a random-feature half that "
                             "fails still reads “not reproduced”: random-feature least squares interpolates for every "
                             f"N ≥ n. Level {LEVEL}; thresholds unchanged. Judged on the fresh seed block "
-                            "(first_seed 100)."))),
+                            "(first_seed 100)."),
+                   Revision(REVISED, RULE_BEFORE_15["DD4"], VERDICT_BEFORE_15["DD4"],
+                            WHY_REFERENCE + " " + WHY_DD1_SOLVER))),
     Claim("DD5", "Optimal early stopping and averaging the predictions of independently initialised models each "
                  "flatten the peak.",
           "Nakkiran et al. 2019 (arXiv 1912.02292), §8; d'Ascoli et al. 2020 (arXiv 2003.01054)", check_dd5,
           paper_value="peak removed or reduced",
-          rule=f"At 15% noise, the prominence of the early-stopped curve (per-seed best test error over training) "
-               f"and of the ensemble curve are each ≤ {FLATTENED:g}× the plain curve's, which must exceed its seed "
-               "spread."),
+          rule=f"At 15% noise the plain curve's prominence (seed-median curve) must exceed its seed spread (else "
+               f"inconclusive). Each remedy, the early-stopped curve (per-seed best test error over training) and "
+               f"the ensemble curve, flattens the peak when the {LEVEL} interval of its prominence over {BOOT} "
+               f"bootstrap draws of the seeds lies at or below {FLATTENED:g}× the plain prominence, and does not "
+               "when it lies above; otherwise that remedy is inconclusive. Reproduced only if both flatten it.",
+          history=(Revision(REVISED, RULE_BEFORE_15["DD5"], VERDICT_BEFORE_15["DD5"], WHY_DD5),)),
     Claim("DD6", "Epoch-wise double descent: for a large model, test error against training time falls, rises and "
                  "falls again.",
           "Nakkiran et al. 2019 (arXiv 1912.02292), Figs. 9–10", check_dd6, paper_value="second descent over epochs",
           rule=f"Largest width, {EPOCHWISE_NOISE:.0%} noise: the median test error over epochs rises above a "
-               "preceding minimum and then falls, each by more than the IQR at the top."),
+               "preceding minimum and then falls, each by more than the IQR at the top. (The final test error "
+               "minus the first minimum is reported beside it.)",
+          history=(Revision(REVISED, RULE_BEFORE_15["DD6"], VERDICT_BEFORE_15["DD6"], WHY_REFERENCE),)),
     Claim("DD7", "Pre-activation ResNet18 on CIFAR-10 with 15% label noise shows model-wise double descent in the "
                  "width parameter k.",
           "Nakkiran et al. 2019 (arXiv 1912.02292), Fig. 1", check_dd7,

@@ -383,6 +383,11 @@ def dd_remedies(table: pd.DataFrame, cfg) -> Figure | None:
         e = ens.groupby("width")["value"].median().sort_index()
         ax.plot(e.index.to_numpy(dtype=float), e.to_numpy(dtype=float), color=colours[2], lw=1.6, marker="^",
                 ms=4, label=f"ensemble of {_seeds(test)['seed'].nunique()} seeds")
+        boot = _final(g[g.metric == "ensemble_test_error_boot"], ["noise"])
+        if not boot.empty:  # the ensemble's spread: 5th to 95th percentile over bootstrap draws of the seeds
+            q = boot.groupby("width")["value"].quantile([0.05, 0.95]).unstack().sort_index()
+            ax.fill_between(q.index.to_numpy(dtype=float), q[0.05].to_numpy(dtype=float),
+                            q[0.95].to_numpy(dtype=float), color=colours[2], alpha=0.15, lw=0)
     _log_width_axis(ax, final["width"], "hidden width h (MLP 40-h-h-10)")
     ax.set_ylabel("test error")
     ax.set_ylim(bottom=0)
@@ -393,7 +398,8 @@ def dd_remedies(table: pd.DataFrame, cfg) -> Figure | None:
                   f"width h (log scale) at n = {int(n)} with {_pct(noise)} label noise: the plain model at the final "
                   f"epoch; the same runs stopped early (each seed's lowest test error over the recorded epochs, "
                   f"then the median: an oracle, an optimistic bound); and the ensemble that averages the predictions "
-                  f"of all seeds at the final epoch. Lines and bands: median and min to max over seeds. Early "
+                  f"of all seeds at the final epoch (its band: 5th to 95th percentile of the ensembles of seeds "
+                  f"drawn with replacement). Other lines and bands: median and min to max over seeds. Early "
                   f"stopping and ensembling should flatten the peak near the interpolation threshold.")
 
 
