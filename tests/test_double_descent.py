@@ -278,7 +278,7 @@ def test_revised_claims_log_their_history():
         first = old[cid].history[0]
         assert first.date == "2026-11-22" and "global maximum" in first.old_rule
         assert "largest rise" in old[cid].rule or "as in DD2" in old[cid].rule
-    assert [c.version for c in ddc.CLAIMS] == [2, 4, 2, 4, 2, 2, 2]
+    assert [c.version for c in ddc.CLAIMS] == [2, 4, 2, 4, 2, 2, 3]
 
 
 def test_dd3_three_verdicts(small):

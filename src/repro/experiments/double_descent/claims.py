@@ -478,6 +478,8 @@ REVISED = "2026-12-04"
 
 # The rules and verdicts before issue 15 (laptop scale, seeds 100-104, measured 2026-12-04 from the code of
 # that day), word for word: the protocol revision of 2026-12-04 (issue 15) records them.
+DD7_RULE_BEFORE_15 = ("As DD2 (paired intervals, and the largest k must interpolate in every seed), with k in place "
+                      "of h (paper scale only; inconclusive without CIFAR-10 runs).")
 RULE_BEFORE_15 = {
     'DD1': (
         'With medians over ≥ 5 seeds: the test MSE and test error peaks lie in [0.8n, 1.25n]; the MSE peak '
@@ -638,5 +640,10 @@ CLAIMS = [
                             "DD7 follows DD2's rule, revised the same day (issue 11): " + WHY_INTERPOLATES + " "
                             "The widths k of a seed share its data order and augmentation seed, so peak − minimum "
                             f"and peak − largest k are compared per seed with a {LEVEL} bootstrap interval. DD2's "
-                            "earlier peak correction (2026-11-22) was made before any DD7 result existed."),)),
+                            "earlier peak correction (2026-11-22) was made before any DD7 result existed."),
+                   Revision(REVISED, DD7_RULE_BEFORE_15, "inconclusive: n/a",
+                            "Protocol (issue 15): the noisy labels are drawn per run (per seed), as Nakkiran et al. "
+                            "draw them (§3: sampled once per run, not per epoch); before, every seed shared one draw. "
+                            "The widths of a seed share its draw, so they stay paired. Rule unchanged; no DD7 result "
+                            "existed."))),
 ]

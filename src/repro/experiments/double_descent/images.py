@@ -31,7 +31,9 @@ def run_image(ctx) -> pd.DataFrame:
     arch, ks, noise, seed = spec["arch"], spec["k"], spec["noise"], spec["seed"]
     d = load(DataRef("cifar10", {"subset": c.subset} if c.subset else {}), ctx.data_dir, build_missing=False)
     x = torch.tensor(d["x"], device=ctx.device)  # uint8 [N, 3, 32, 32]
-    y = noisy_labels(torch.tensor(d["y"]), noise, seed=0).to(ctx.device)  # the same noisy labels for every seed
+    # Nakkiran et al. §3: the noisy labels are drawn once per run (not per epoch): here per seed, shared by the widths
+    # of that seed, so a seed's widths stay paired (DD7 compares them per seed)
+    y = noisy_labels(torch.tensor(d["y"]), noise, seed=seed).to(ctx.device)
     xt, yt = normalize(torch.tensor(d["x_test"], device=ctx.device)), torch.tensor(d["y_test"], device=ctx.device)
     n = len(x)
     steps_per_epoch = max(1, n // c.batch_size)
