@@ -63,8 +63,8 @@ def test_random_features_match_pinv_min_norm():
 
 def test_the_solver_near_n_matches_a_float64_svd_least_squares():
     """At N = n the feature matrix is square and ill conditioned: the normal equations would square its condition
-    number. The solver uses the SVD there, and away from N = n a Cholesky factor only when the Gram matrix is well
-    conditioned; both agree with float64 lstsq (gelsd, min-norm) on the predictions."""
+    number. The solver works from the features there (gelsy), and away from N = n a Cholesky factor only when the
+    Gram matrix is well conditioned; both agree with float64 lstsq (gelsd, min-norm) on the predictions."""
     from repro.experiments.double_descent.sweep import min_norm_lstsq
 
     g = torch.Generator().manual_seed(3)
@@ -73,15 +73,15 @@ def test_the_solver_near_n_matches_a_float64_svd_least_squares():
     w = torch.randn(40, 400, generator=g, dtype=torch.float64) / 40**0.5
     phi = torch.relu(x @ w)
     y = torch.nn.functional.one_hot(torch.randint(0, 10, (n,), generator=g), 10).double()
-    for N, svd in ((100, False), (200, True), (400, False)):
+    for N, direct in ((100, False), (200, True), (400, False)):
         p = phi[:, :N]
         want = torch.linalg.lstsq(p, y, driver="gelsd").solution
-        got = min_norm_lstsq(p, y, svd=svd)
+        got = min_norm_lstsq(p, y, from_features=direct)
         assert torch.allclose(p @ got, p @ want, atol=1e-6) and torch.allclose(got, want, rtol=1e-5, atol=1e-6)
     square = phi[:, :n].clone()
     square[:, 0] *= 1e-5  # a nearly redundant feature, as near the threshold
     assert torch.linalg.cond(square) ** 2 > 1e8  # its Gram matrix is too ill conditioned for the normal equations
-    via_gram = min_norm_lstsq(square, y, svd=False)  # the condition check falls back to the SVD by itself
+    via_gram = min_norm_lstsq(square, y)  # the condition check falls back to the features by itself
     assert torch.allclose(via_gram, torch.linalg.lstsq(square, y, driver="gelsd").solution, rtol=1e-6, atol=1e-8)
     # a repeated feature makes the Gram matrix singular: the minimum-norm solution splits the weight equally
     dup = torch.cat([phi[:, :50], phi[:, :1]], 1)
@@ -272,7 +272,7 @@ def test_revised_claims_log_their_history():
         last = old[cid].history[-1]
         assert last.old_rule == ddc.RULE_BEFORE_15[cid] and last.old_verdict == ddc.VERDICT_BEFORE_15[cid]
         assert "issue 15" in last.reason and "300" in last.reason
-    assert "0.01" in old["DD2"].history[-1].reason and "SVD" in old["DD1"].history[-1].reason
+    assert "0.01" in old["DD2"].history[-1].reason and "gelsy" in old["DD1"].history[-1].reason
     assert "bootstrap" in old["DD5"].rule and "bootstrap" not in old["DD5"].history[-1].old_rule
     for cid in ("DD2", "DD4"):  # the peak's definition, corrected after the first laptop run, logged late
         first = old[cid].history[0]

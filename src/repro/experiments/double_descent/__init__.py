@@ -245,14 +245,14 @@ def protocol(cfg) -> list[dict]:
     e: Config = cfg.experiment
     rows = [
         {"key": "rf", "value": f"random ReLU features on MNIST-1D, n ∈ {e.rf.n_train}, N/n from {min(e.rf.ratios)} "
-                               f"to {max(e.rf.ratios)}, min-norm least squares in float64, {e.rf.n_test} test"},
+                               f"to {max(e.rf.ratios)}, min-norm least squares in float64 (from the features near "
+                               "N = n, 0.8n to 1.25n, by LAPACK gelsy; elsewhere by Cholesky when the Gram matrix's "
+                               f"condition number is ≤ 1e8), {e.rf.n_test} test"},
         {"key": "mlp", "value": f"MLP 40-h-h-10 ReLU, h ∈ {e.mlp.widths}, n = {e.mlp.n_train} (and "
                                 f"{e.mlp.sample_wise_n} at {e.mlp.sample_wise_noise:.0%} noise), label noise "
                                 f"{[f'{p:.0%}' for p in e.mlp.noise]}, cross-entropy, SGD lr {e.mlp.lr:g} momentum "
                                 f"{e.mlp.momentum:g}, batch {e.mlp.batch_size}, {e.mlp.init} init, {e.mlp.epochs} "
-                                "epochs, "
-                                f"{e.mlp.n_test} test; random features solved by SVD near N = n (0.8n to 1.25n) "
-                                "and by Cholesky elsewhere when the Gram matrix's condition number is ≤ 1e8"},
+                                f"epochs, {e.mlp.n_test} test"},
     ]
     if e.image.enabled:
         rows.append({"key": "image", "value": f"{e.image.archs} on CIFAR-10, k groups {e.image.k_groups}, noise "

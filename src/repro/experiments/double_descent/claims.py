@@ -416,8 +416,9 @@ WHY_REFERENCE = (
     "five times the reference's was not a test of the claim. Judged on the fresh seed block from 300.")
 WHY_DD1_SOLVER = (
     "The solver changed, not the rule (issue 15): near N = n (0.8 n to 1.25 n) the minimum-norm least-squares "
-    "solution is now computed by SVD (lstsq, gelsd) on the features themselves, and elsewhere by a Cholesky factor of "
-    "the smaller Gram matrix only when its condition number is at most 1e8 (else by SVD too). The normal equations "
+    "solution is now computed from the features themselves (lstsq: LAPACK gelsy, a rank-revealing complete "
+    "orthogonal factorisation, the SVD's min-norm solution), and elsewhere by a Cholesky factor of the smaller "
+    "Gram matrix only when its condition number is at most 1e8 (else from the features too). The normal equations "
     "square the condition number exactly where the claim looks, so the peak's height was partly rounding error. "
     "Judged on the fresh seed block from 300.")
 WHY_DD5 = (
