@@ -155,9 +155,14 @@ class WidthSweepMLP(nn.Module):
         self.b3 = nn.ParameterList([m.biases[2] for m in per_width])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.stack(self.logits_per_width(x))
+
+    def logits_per_width(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The logits [B, n, out] of each width, in the order of `widths` (no stacked copy: training reads them
+        one width at a time)."""
         h1 = torch.relu(torch.baddbmm(self.b1.unsqueeze(1), x, self.w1))
         out = []  # split, not slices: its backward is one concatenation, not a zero-filled buffer per width
         for part, w2, b2, w3, b3 in zip(h1.split(self.widths, dim=-1), self.w2, self.b2, self.w3, self.b3):
             h2 = torch.relu(torch.baddbmm(b2.unsqueeze(1), part, w2))
             out.append(torch.baddbmm(b3.unsqueeze(1), h2, w3))
-        return torch.stack(out)
+        return out

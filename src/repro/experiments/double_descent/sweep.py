@@ -17,6 +17,7 @@ import torch
 
 from repro import checkpoint
 from repro.nn.batched import WidthSweepMLP
+from repro.nn.losses import cross_entropy_per_model
 from repro.train import MinibatchOrder, sgd, train
 
 
@@ -126,7 +127,6 @@ def train_width_sweep(x: torch.Tensor, y: torch.Tensor, x_test: torch.Tensor, y_
     batches = MinibatchOrder(torch.arange(n, device=device), [1_000_003 * int(s) + 17 for s in seeds], batch_size)
     steps_per_epoch = batches.steps_per_epoch
     model = WidthSweepMLP(seeds, d, widths, 10, init=init).to(device)
-    W = len(widths)
     rows: list[dict] = []
     checkpoint.keep(f"{label}-rows", rows)  # a resumed run gets these back (see repro.checkpoint)
     checkpoint.keep(f"{label}-batches", batches)
@@ -134,9 +134,8 @@ def train_width_sweep(x: torch.Tensor, y: torch.Tensor, x_test: torch.Tensor, y_
     def losses() -> torch.Tensor:
         idx = batches()  # [B, bs]
         xb, yb = x[idx], y[idx]
-        logits = model(xb)  # [W, B, bs, 10]
-        return torch.nn.functional.cross_entropy(logits.reshape(-1, 10), yb.repeat(W, 1).reshape(-1),
-                                                 reduction="none").view(W * B, -1).mean(1)
+        # per width [B], concatenated in the order (width, seed); cross_entropy_per_model: ~4x faster on a CPU
+        return torch.cat([cross_entropy_per_model(logits, yb) for logits in model.logits_per_width(xb)])
 
     def record(step: int) -> None:
         epoch = step // steps_per_epoch
