@@ -141,7 +141,7 @@ def test_ensemble_rows():
     ens = rows[rows.metric == "ensemble_test_error"]
     assert len(ens) == 1 and ens.iloc[0]["seed"] == -1 and 0 <= ens.iloc[0]["value"] <= 1
     boot = rows[rows.metric == "ensemble_test_error_boot"]
-    assert len(boot) == 200 and set(boot["seed"]) == {-2} and sorted(boot["boot"]) == list(range(200))
+    assert len(boot) == 200 and set(boot["seed"]) == {-1} and sorted(boot["boot"]) == list(range(200))
     # a draw of both seeds once each is the full ensemble; draws of one seed twice are that seed's own predictions
     assert boot["value"].between(0, 1).all() and ens.iloc[0]["value"] in set(boot["value"])
 
@@ -196,7 +196,7 @@ def mlp_table(curves: dict[tuple[int, float], list], train: list[float] | None =
         for k in range(20):
             for h, v in zip(WIDTHS, draws[k % len(draws)]):
                 rows.append(dict(shard=f"mlp-n{n}-noise{p:g}", n_train=n, noise=p, width=h,
-                                 params=mlp_params(40, h), seed=-2, boot=k, step=epochs[-1],
+                                 params=mlp_params(40, h), seed=-1, boot=k, step=epochs[-1],
                                  metric="ensemble_test_error_boot", value=v + 0.0005 * (k % 3)))
     return pd.DataFrame(rows)
 

@@ -243,30 +243,231 @@ def test_every_lt_verdict_reports_the_censored_fraction():
     assert v.status is U and v.measured.endswith("all arms × levels × seeds: 0 of 50 (0%)")
     dense_only = lt_table({(0, "dense"): 0.8, (1, "reset"): 0.8}, es_iter={(1, "reset"): 1000})  # no P_m ≤ 20%
     out = claim("LT1").evaluate(dense_only, None)
-    assert out["status"] == "inconclusive" and "missing data: no level with P_m ≤ 20%" in out["detail"]
+    assert out["status"] == "inconclusive" and "missing data: no level with 10% ≤ P_m ≤ 20%" in out["detail"]
     assert out["measured"].startswith("n/a; censored early stops") and out["measured"].endswith(": 5 of 10 (50%)")
 
 
 def test_lt5_three_verdicts():
-    # resetting never fails at P_m ≥ 10%: nothing to restore
-    assert ltc.check_lt5(lt_table(good_acc()), None).status is U
+    """Rule version 3: resetting fails at two or more levels with P_m ≥ 10% and rewinding beats resetting beyond its
+    interval at each, else inconclusive; then rewind − dense decides."""
+    assert ltc.check_lt5(lt_table(good_acc()), None).status is U  # resetting never fails: nothing to restore
+    one = ltc.check_lt5(lt_table(good_acc({(7, "reset"): 0.70})), None)  # one failing level: could be chance
+    assert one.status is U and "fewer than 2 levels" in one.detail
+    assert "expect resetting to work for small networks" in one.detail
     failing = good_acc({(7, "reset"): 0.70, (8, "reset"): 0.70})
-    assert ltc.check_lt5(lt_table(failing), None).status is R
-    assert ltc.check_lt5(lt_table(failing | {(8, "rewind"): 0.70}), None).status is N
+    v = ltc.check_lt5(lt_table(failing), None)
+    assert v.status is R and "at 2 of 4 levels" in v.measured and "rewinding beats resetting at 2" in v.measured
+    # rewinding no better than resetting at one failing level: the premise fails, inconclusive (version 2: N)
+    v = ltc.check_lt5(lt_table(failing | {(8, "rewind"): 0.70}), None)
+    assert v.status is U and "does not beat resetting" in v.detail
+    # rewinding beats resetting but stays below dense: not reproduced
+    v = ltc.check_lt5(lt_table(failing | {(8, "rewind"): 0.75}), None)
+    assert v.status is N and "16.8%" in v.detail
     # rewinding 0.005 below dense in every seed, under seed offsets of ±0.1: paired, it does not match
     v = ltc.check_lt5(lt_table(failing | {(8, "rewind"): 0.795}, jitter=0.05), None)
     assert v.status is N and "rewind − dense -0.005 [95% CI -0.005, -0.005" in v.measured
+    assert ltc.check_lt5(lt_table(failing, seeds=2), None).status is U
+    assert "inconclusive or not reproduced may be the right outcome" in claim("LT5").rule
+
+
+def test_lt1_checks_every_level_between_10_and_20_percent(monkeypatch):
+    monkeypatch.setitem(PMS, 9, 13.5)
+    monkeypatch.setitem(PMS, 10, 10.8)
+    assert ltc.check_lt1(lt_table(good_acc()), None).status is R
+    # the first level in the window matches, a later one does not: version 2 read only the first (16.8%)
+    v = ltc.check_lt1(lt_table(good_acc({(10, "reset"): 0.75})), None)
+    assert v.status is N and "10.8%: -0.050" in v.measured and "✗" in v.measured and "10.8%" in v.detail
+    # a miss below 10% is outside the window
+    assert ltc.check_lt1(lt_table(good_acc({(11, "reset"): 0.75})), None).status is R
+    assert ltc.check_lt1(lt_table(good_acc(), seeds=2), None).status is U
+
+
+def probe_table(chain_stop=1000, dense=800, ticket=500, seeds=5) -> pd.DataFrame:
+    """The chain with censored early stops at the dense level and the level nearest 21%, plus the LT4 probe."""
+    acc = good_acc() | {(0, "probe_dense"): 0.80, (7, "probe_reset"): 0.81}
+    return lt_table(acc, es_iter={(0, "dense"): chain_stop, (7, "reset"): chain_stop, (0, "probe_dense"): dense,
+                                  (7, "probe_reset"): ticket}, seeds=seeds)
+
+
+def test_lt4_reads_the_probe_three_verdicts():
+    out = claim("LT4").evaluate(probe_table(), None)
+    assert out["status"] == "reproduced" and "the LT4 probe" in out["measured"]
+    assert "dense − ticket early-stopping iteration, per seed, +300 [95% CI +300, +300" in out["measured"]
+    assert "medians: ticket 500 vs dense 800 (+38% earlier)" in out["measured"]
+    assert out["measured"].endswith("all arms × levels × seeds: 10 of 125 (8%); LT4 probe: 0 of 10 (0%)")
+    assert claim("LT4").evaluate(probe_table(ticket=800), None)["status"] == "not reproduced"
+    assert claim("LT4").evaluate(probe_table(seeds=2), None)["status"] == "inconclusive"
+    # the probe itself censored: the precondition makes it inconclusive, naming the probe
+    out = claim("LT4").evaluate(probe_table(dense=1000, ticket=1000), None)
+    assert out["status"] == "inconclusive" and out["preconditions"][0]["holds"] is False
+    assert "10 of 10 early stops (100%)" in out["inconclusive_because"] and "(the LT4 probe)" in out[
+        "inconclusive_because"]
+    # the probe arms are not part of the chain's claims
+    assert ltc.check_lt1(probe_table(), None).status is R and ltc.check_lt5(probe_table(), None).status is U
+
+
+def test_lt4_pairs_dense_and_ticket_by_seed():
+    """Seeds shift both arms' early stops by ±200 (their shared θ0 and data order); the ticket stops 100 iterations
+    before its own dense network in every seed. Paired, that is earlier; medians ± the larger IQR (version 2) not."""
+    shifted = probe_table(dense=[500, 600, 700, 800, 900], ticket=[400, 500, 600, 700, 800])
+    v = ltc.check_lt4(shifted, None)
+    assert v.status is R and "+100 [95% CI +100, +100" in v.measured
+    es = ltc.early_stops(shifted)
+    t, d = es[es.arm == "probe_reset"]["es_iter"], es[es.arm == "probe_dense"]["es_iter"]
+    assert d.median() - t.median() <= max(np.subtract(*np.percentile(x, [75, 25])) for x in (t, d))
+    # earlier in four seeds, later in one: the interval reaches 0
+    mixed = probe_table(dense=[800, 800, 800, 800, 500], ticket=[500, 500, 500, 500, 800])
+    assert ltc.check_lt4(mixed, None).status is N
 
 
 def test_revised_claims_log_their_history():
     for c in ltc.CLAIMS:
-        [rev] = c.history
-        assert c.version == 2 and rev.date == "2026-12-04" and rev.old_rule == ltc.OLD_RULE[c.id]
+        rev = c.history[0]
+        assert rev.date == "2026-12-04" and rev.old_rule == ltc.OLD_RULE[c.id]
         assert rev.old_verdict.split(":")[0] in ("reproduced", "not reproduced", "inconclusive")
         assert rev.old_rule != c.rule and rev.reason
     for cid in ("LT1", "LT2", "LT3", "LT5"):
         assert "95% percentile bootstrap interval" in claim(cid).rule and "paired" in claim(cid).history[0].reason
     assert [p.text[:26] for p in claim("LT4").preconditions] == ["fewer than 20% of the earl"]
+    assert [c.version for c in ltc.CLAIMS] == [3, 2, 2, 3, 3]
+    for cid in ("LT1", "LT4", "LT5"):  # issue 15: version 2's rule and verdict (seeds 100-104), then version 3
+        rev = claim(cid).history[1]
+        assert rev.old_rule == ltc.RULE_V2[cid] != claim(cid).rule and "first_seed 300" in rev.reason
+        assert rev.old_verdict == ltc.OLD_VERDICT_V2[cid]
+        assert rev.old_verdict.split(":")[0] in ("reproduced", "not reproduced", "inconclusive")
+    assert claim("LT2").rule == claim("LT2").describe()["rule"]
+    assert "open_lth" in claim("LT5").history[1].reason
+
+
+# ---------------------------------------------------------------- the rewind arm, the optimizer, the probe
+
+
+def test_masked_adam_is_torch_fused_adam_on_each_model_alone_bit_for_bit():
+    """Each model of the batch gets exactly the numbers torch.optim.Adam(fused=True) gives it alone (then masked):
+    whatever its position in the batch, and with a late start (the rewind arm) as a fresh Adam from there."""
+    from repro.experiments.lottery_ticket.imp import MaskedAdam
+
+    g = torch.Generator().manual_seed(0)
+    shapes = [(3, 40, 256), (3, 256), (3, 256, 10), (3, 10)]  # 10: not a multiple of the CPU's vector width
+    ps = [torch.randn(s, generator=g) for s in shapes]
+    masks = [(torch.rand(s, generator=g) > 0.3).float() for s in shapes[:1]] + [None, None, None]
+    grads = [[torch.randn(s, generator=g) for s in shapes] for _ in range(6)]
+    starts = [0, 2, 0]
+    batch = [p.clone().requires_grad_() for p in ps]
+    opt = MaskedAdam(batch, 1e-2, masks=masks, starts=starts)
+    for gr in grads:
+        for p, x in zip(batch, gr):
+            p.grad = x.clone()
+        opt.step()
+    for b in range(3):
+        alone = [p[b].clone() for p in ps]
+        with torch.no_grad():
+            alone[0].mul_(masks[0][b])
+        alone = [p.requires_grad_() for p in alone]
+        ref = torch.optim.Adam(alone, lr=1e-2, fused=True)
+        for gr in grads[starts[b]:]:
+            for p, x in zip(alone, gr):
+                p.grad = x[b].clone()
+            ref.step()
+            with torch.no_grad():
+                alone[0].mul_(masks[0][b])
+        for p, q in zip(batch, alone):
+            assert torch.equal(p[b], q), b
+
+
+def test_rewind_arm_trains_from_j_to_T():
+    """open_lth: the rewind arm trains from iteration j to T (T − j steps), with a fresh Adam and the data order
+    continued from iteration j; not T steps from θ_j (T + j in all)."""
+    from repro.train import LeanAdam, MinibatchOrder
+
+    tr, val, test = _data()
+    sizes, T, j = [8, 16, 10], 12, 4
+    theta = State.of(BatchedMLP([0, 1], sizes, "relu", init="glorot_normal"))
+    masks = magnitude_prune(theta.weights, [torch.ones_like(w) for w in theta.weights], [0.5, 0.2])
+    kw = dict(train_set=tr, val=val, test=test, iterations=T, batch_size=30, lr=1e-2, eval_every=4)
+    rows, final, _ = train_level(theta, masks, [0, 0], sizes, starts=[0, j], **kw)
+    t = pd.DataFrame(rows)
+    assert sorted(set(t[t.b == 0].step)) == [0, 4, 8, 12] and sorted(set(t[t.b == 1].step)) == [4, 8, 12]
+    assert sorted(set(t[(t.b == 1) & (t.metric == "train_loss")].step)) == [8, 12]
+    # by hand: model 1 alone, skipping the first j minibatches of the seed's order, T − j Adam steps
+    model = BatchedMLP([0], sizes, "relu")
+    with torch.no_grad():
+        for p, v in zip([*model.weights, *model.biases], [*theta.select([1]).weights, *theta.select([1]).biases]):
+            p.copy_(v)
+        for w, m in zip(model.weights, masks):
+            w.mul_(m[[1]])
+    order = MinibatchOrder(torch.arange(len(tr.x)), [7_919 * 0 + 1], 30)
+    for _ in range(j):
+        order()
+    opt, steps = LeanAdam(list(model.parameters()), 1e-2), 0
+    for _ in range(T - j):
+        idx = order()
+        loss = torch.nn.functional.cross_entropy(model(tr.x[idx])[0], tr.y[idx][0])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        steps += 1
+        with torch.no_grad():
+            for w, m in zip(model.weights, masks):
+                w.mul_(m[[1]])
+    assert steps == T - j and opt.steps == T - j
+    for wa, wb in zip(final.weights, model.weights):
+        torch.testing.assert_close(wa[1], wb[0].detach(), rtol=1e-5, atol=1e-6)
+    # j = T: no step at all, the rewound weights come back unchanged
+    _, same, _ = train_level(theta.select([1]), [m[[1]] for m in masks], [0], sizes, starts=[T], **kw)
+    for wa, wb, m in zip(same.weights, theta.select([1]).weights, masks):
+        assert torch.equal(wa, wb * m[[1]])
+
+
+def test_the_probe_repeats_the_chains_masks_exactly():
+    """The imp-probe shard repeats the reset chain alone; the chain trains the reset arm beside three others. The
+    reset arm's weights, and so its next mask, must be the same bits either way."""
+    tr, val, test = _data()
+    sizes = [8, 16, 10]
+    theta = State.of(BatchedMLP([0, 1], sizes, "relu", init="glorot_normal"))
+    masks = magnitude_prune(theta.weights, [torch.ones_like(w) for w in theta.weights], [0.5, 0.2])
+    kw = dict(train_set=tr, val=val, test=test, iterations=12, batch_size=30, lr=1e-2, eval_every=6)
+    four = State.cat([theta, theta, theta, theta])
+    _, together, _ = train_level(four, [torch.cat([m] * 4) for m in masks], [0, 1] * 4, sizes,
+                                 starts=[0, 0, 3, 3, 0, 0, 0, 0], **kw)
+    _, alone, _ = train_level(theta, masks, [0, 1], sizes, **kw)
+    for wa, wb in zip(together.select([0, 1]).weights, alone.weights):
+        assert torch.equal(wa, wb)
+
+
+def test_probe_level_is_the_chains_level_nearest_21_percent():
+    from repro.experiments.lottery_ticket.imp import nearest_level, pm_schedule
+
+    sched = pm_schedule([40, 256, 256, 10], [0.2, 0.2, 0.1], 15)
+    assert sched[0] == 100 and round(sched[7], 1) == 21.8 and round(sched[15], 1) == 4.1  # the chain's P_m
+    assert nearest_level([40, 256, 256, 10], [0.2, 0.2, 0.1], 15, 21.0) == 7
+    w = [torch.randn(1, 40, 256), torch.randn(1, 256, 256), torch.randn(1, 256, 10)]
+    m = [torch.ones_like(x) for x in w]
+    for lvl in range(1, 8):
+        m = magnitude_prune(w, m, [0.2, 0.2, 0.1])
+        assert remaining(m).item() == pytest.approx(sched[lvl], abs=1e-4)
+
+
+def test_smoke_chain_and_probe_shards(tmp_path, monkeypatch):
+    from repro.config import compose
+    from repro.experiments import lottery_ticket as lt
+    from repro.run import run
+
+    monkeypatch.chdir(tmp_path)
+    base = ["experiment=lottery_ticket", "scale=smoke", "tracking=disabled", f"data_dir={tmp_path / 'data'}"]
+    exp = compose(base).experiment
+    assert set(lt.shards(exp)) == {"imp-g0", "imp-g1", "imp-probe"}
+    assert "experiment.imp.probe_iterations" not in lt.shards(exp)["imp-g0"].keys
+    [probe_out] = run(compose([*base, "shard=imp-probe"]))
+    [chain_out] = run(compose([*base, "shard=imp-g0"]))
+    p, c = pd.read_csv(probe_out / "table.csv"), pd.read_csv(chain_out / "table.csv")
+    assert set(p["arm"]) == {"probe_dense", "probe_reset"} and set(p["level"]) == {0, 2}
+    assert p["step"].max() == exp.imp.probe_iterations and sorted(set(p["step"]))[1] == exp.imp.probe_eval_every
+    assert set(c["arm"]) == {"dense", "reset", "rewind", "reinit", "random"}
+    # the probe's ticket has the chain's sparsity at that level; the rewind arm's rows start at j
+    chain_pm = c[(c.arm == "reset") & (c.level == 2)]["p_m"].iloc[0]
+    assert p[p.arm == "probe_reset"]["p_m"].iloc[0] == pytest.approx(chain_pm)
+    assert c[c.arm == "rewind"]["step"].min() == exp.imp.rewind_iteration
 
 
 # ---------------------------------------------------------------- paper scale: the papers' networks
@@ -291,7 +492,7 @@ def _paper_cfg(tmp_path, network: str, extra=()):
                     "experiment.nets.seeds=1", "experiment.nets.levels=2", "experiment.nets.subset=24",
                     "experiment.nets.n_val=4", "experiment.nets.max_iterations=3", "experiment.nets.batch_size=4",
                     "experiment.nets.eval_every=1", "experiment.nets.rewind_iteration=1",
-                    f"shard=net-{network}-seed0", *extra])
+                    "experiment.nets.extra_rewind={resnet20:[2]}", f"shard=net-{network}-seed0", *extra])
 
 
 @pytest.mark.parametrize("network,family", [("lenet300", "mnist"), ("resnet20", "cifar10")])
@@ -304,7 +505,13 @@ def test_paper_networks_run_imp_levels(tmp_path, monkeypatch, network, family):
     [out] = run(_paper_cfg(tmp_path, network))
     t = pd.read_csv(out / "table.csv")
     assert set(t["network"]) == {network} and set(t["level"]) == {0, 1, 2}
-    assert set(t[t.level > 0]["arm"]) == {"reset", "rewind", "reinit", "random"}
+    more = {"rewind2"} if network == "resnet20" else set()  # ResNet-20: rewound to 0 (reset), 1 and 2 here
+    assert set(t[t.level > 0]["arm"]) == {"reset", "rewind", "reinit", "random"} | more
+    # the rewind arms train from j to T: their first row is at j, their last at T (3)
+    for arm, j in {"rewind": 1, "rewind2": 2}.items():
+        if arm == "rewind" or more:
+            steps = sorted(set(t[(t.arm == arm) & (t.level == 1)]["step"]))
+            assert steps[0] == j and steps[-1] == 3
     pm = t.groupby("level")["p_m"].max()
     assert pm[0] == 100 and pm[2] < pm[1] < 100
     assert not list(tmp_path.glob("results/paper/lottery_ticket/.net-*"))  # scratch removed when done
@@ -318,11 +525,11 @@ def test_paper_chain_resumes_at_the_last_finished_level(tmp_path, monkeypatch):
     _fake_data(tmp_path, "mnist")
     real_fit, calls = nets.fit, []
 
-    def killed_at_level_2(ctx, name, c, state, masks, seed, data, label, snapshot_at=None):
+    def killed_at_level_2(ctx, name, c, state, masks, seed, data, label, **kw):
         calls.append(label)
         if "level 2" in label:
             raise KeyboardInterrupt("killed")
-        return real_fit(ctx, name, c, state, masks, seed, data, label, snapshot_at)
+        return real_fit(ctx, name, c, state, masks, seed, data, label, **kw)
 
     monkeypatch.setattr(nets, "fit", killed_at_level_2)
     with pytest.raises(KeyboardInterrupt):
@@ -366,6 +573,10 @@ def test_figures_from_a_hand_made_table():
     for f in figs:
         save_figure(Path(tempfile.mkdtemp()) / f"{f.name}.svg", f.fig)
     assert all_figures(pd.DataFrame(), None) == []
+    # with the LT4 probe: its two points on the early-stopping panel, the claim-reading arms unchanged
+    figs = all_figures(probe_table(), None)
+    assert len([ln for ln in figs[0].fig.axes[0].get_lines() if ln.get_marker() == "o"]) == 4
+    assert any(ln.get_marker() == "D" for ln in figs[1].fig.axes[0].get_lines())
 
 
 def test_lt4_says_why_when_the_budget_censors_early_stopping():

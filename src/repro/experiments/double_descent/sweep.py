@@ -117,7 +117,7 @@ def train_width_sweep(x: torch.Tensor, y: torch.Tensor, x_test: torch.Tensor, y_
 
     Rows: width, params, seed, step (= epoch), metric ∈ {train_error, test_error, test_loss}; with
     `ensemble`, also `ensemble_test_error` at the last epoch (seed -1: the average of the seeds'
-    predicted probabilities) and its bootstrap over seeds, `ensemble_test_error_boot` (seed -2; column `boot` = the
+    predicted probabilities) and its bootstrap over seeds, `ensemble_test_error_boot` (seed -1; column `boot` = the
     resample's index 0 .. n_boot-1: the ensemble of B seeds drawn with replacement; the same draws at every width,
     so each index is a curve).
     """
@@ -177,7 +177,7 @@ def ensemble_rows(model, x_test: torch.Tensor, y_test: torch.Tensor, widths: Seq
                          "metric": "ensemble_test_error", "value": err})
             boot = torch.einsum("kb,bnc->knc", counts.to(probs.device), probs)  # sums; argmax is scale-free
             errs = (boot.argmax(-1) != y_test).double().mean(1).cpu()
-            rows += [{"width": h, "params": mlp_params(d, h), "seed": -2, "boot": k, "step": epoch,
+            rows += [{"width": h, "params": mlp_params(d, h), "seed": -1, "boot": k, "step": epoch,
                       "metric": "ensemble_test_error_boot", "value": float(errs[k])} for k in range(n_boot)]
     return rows
 

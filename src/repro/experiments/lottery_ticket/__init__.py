@@ -6,7 +6,13 @@ its weights at the rewind iteration j). At every level L ≥ 1, four arms train 
 - rewind: its own IMP chain, weights rewound to θ_j (Frankle et al. 2020);
 - reinit: the reset arm's mask with a fresh random initialisation (control);
 - random: a random mask of the same per-layer sparsity with θ0 (control).
-Then the reset and rewind arms' trained weights give the next level's masks.
+Then the reset and rewind arms' trained weights give the next level's masks. The rewind arm trains from iteration
+j to T (T − j steps, a fresh Adam, the data order continued from j), as open_lth does.
+
+The LT4 probe (shard `imp-probe`) measures early stopping where the chain's budget censors it: it repeats the
+reset chain of every seed up to the level nearest P_m = 21% (the same θ0, data order and training, so the same
+masks), then trains the dense network and that ticket for `imp.probe_iterations` iterations, evaluated every
+`imp.probe_eval_every` (arms `probe_dense` at level 0 and `probe_reset` at that level).
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from repro.experiments.lottery_ticket.imp import (
     Split,
     State,
     magnitude_prune,
+    nearest_level,
     random_masks_like,
     remaining,
     train_level,
@@ -32,6 +39,8 @@ from repro.experiments.lottery_ticket.imp import (
 from repro.nn.batched import BatchedMLP
 
 ARMS = ("reset", "rewind", "reinit", "random")
+PROBE_ARMS = ("probe_dense", "probe_reset")
+PROBE = "imp-probe"
 
 
 # Not resumed by repro.checkpoint's training-call replay: masks flow from level to level outside registered
@@ -57,18 +66,23 @@ class IMPConfig:
     rate_output: float = MISSING
     rewind_iteration: int = MISSING  # j: the rewind arm restarts from θ_j of the dense run
     seed_groups: int = MISSING  # shards: seeds are split into this many groups, one IMP chain job each
+    probe_pm: float = MISSING  # LT4's probe: the level nearest this P_m (Frankle & Carbin's 21%)
+    probe_iterations: int = MISSING  # the probe trains dense and ticket this long (0: no probe shard)
+    probe_eval_every: int = MISSING  # and evaluates them this often
 
     def __post_init__(self) -> None:
         for h in self.hidden:
             positive("experiment.imp.hidden[]", h)
         for name in ("n_train", "n_val", "n_test", "batch_size", "iterations", "eval_every", "levels",
-                     "seed_groups"):
+                     "seed_groups", "probe_eval_every", "probe_pm"):
             positive(f"experiment.imp.{name}", getattr(self, name))
         positive("experiment.imp.lr", self.lr)
         for name in ("rate_hidden", "rate_output"):
             r = getattr(self, name)
             if not 0 < r < 1:
                 raise ConfigError(f"experiment.imp.{name} must be in (0, 1), got {r}")
+        if self.probe_iterations < 0:
+            raise ConfigError(f"experiment.imp.probe_iterations must be ≥ 0 (0: no probe), got {self.probe_iterations}")
         if not 0 <= self.rewind_iteration <= self.iterations:
             raise ConfigError("experiment.imp.rewind_iteration must be in [0, iterations], "
                               f"got {self.rewind_iteration}")
@@ -84,6 +98,7 @@ class NetsConfig:
     levels: int = MISSING
     seeds: int = MISSING
     rewind_iteration: int = MISSING  # Frankle et al. 2020: ResNet-20 is stable from about 500 iterations
+    extra_rewind: dict[str, list[int]] = field(default=MISSING)  # network -> more rewind points (own IMP chains)
     n_val: int = MISSING
     eval_every: int = MISSING
     subset: int | None = MISSING  # tests: the first `subset` training images; null: all
@@ -98,6 +113,13 @@ class NetsConfig:
                 raise ConfigError(f"unknown network {n!r} in experiment.nets.networks; valid: {', '.join(MODELS)}")
         for name in ("levels", "seeds", "n_val", "eval_every"):
             positive(f"experiment.nets.{name}", getattr(self, name))
+        for n, js in self.extra_rewind.items():
+            if n not in MODELS:
+                raise ConfigError(f"unknown network {n!r} in experiment.nets.extra_rewind; valid: {', '.join(MODELS)}")
+            for j in js:
+                if j <= 0 or j == self.rewind_iteration:
+                    raise ConfigError(f"experiment.nets.extra_rewind.{n}: {j} must be > 0 (iteration 0 is the reset "
+                                      f"arm) and differ from rewind_iteration {self.rewind_iteration}")
 
 
 @dataclass
@@ -114,7 +136,11 @@ class Config:
 
 
 def shards(exp: Config) -> dict[str, Shard]:
-    out = {f"imp-g{g}": Shard(("data", "imp"), {"group": g}) for g in range(exp.imp.seed_groups)}
+    chain = ("data", *section_keys(exp, "imp", exclude=("probe_pm", "probe_iterations", "probe_eval_every")))
+    out = {f"imp-g{g}": Shard(chain, {"group": g}) for g in range(exp.imp.seed_groups)}
+    if exp.imp.probe_iterations:
+        out[PROBE] = Shard(("data", *section_keys(exp, "imp", exclude=("seed_groups", "eval_every",
+                                                                        "rewind_iteration"))), {"probe": True})
     if exp.nets.enabled:
         common = section_keys(exp, "nets", exclude=("networks", "seeds", "enabled"))
         for name in exp.nets.networks:
@@ -126,6 +152,8 @@ def shards(exp: Config) -> dict[str, Shard]:
 def shard_seeds(exp: Config, shard: str, seeds: list[int]) -> list[int]:
     if shard.startswith("net-"):
         return [int(shard.rsplit("seed", 1)[1])]
+    if shard == PROBE:
+        return list(seeds)
     group = int(shard.removeprefix("imp-g"))
     return [s for s in seeds if s % exp.imp.seed_groups == group]
 
@@ -146,8 +174,7 @@ def run_shard(ctx) -> pd.DataFrame:
         _, name, seed = ctx.shard.split("-")
         return pd.DataFrame(run_chain(ctx, name, int(seed.removeprefix("seed"))))
     c: IMPConfig = ctx.exp.imp
-    group = int(ctx.shard.removeprefix("imp-g"))
-    seeds = [s for s in ctx.seeds if s % c.seed_groups == group]
+    seeds = shard_seeds(ctx.exp, ctx.shard, list(ctx.seeds))
     if not seeds:
         return pd.DataFrame(columns=["level", "p_m", "arm", "seed", "step", "metric", "value"])
     d = load(DataRef("mnist1d", dict(ctx.exp.data)), ctx.data_dir)
@@ -168,6 +195,9 @@ def run_shard(ctx) -> pd.DataFrame:
     theta0 = State.of(BatchedMLP(seeds, sizes, "relu", init="glorot_normal").to(dev))
     stages = ctx.stages()  # the chain's state after each finished level: a rerun resumes after the last one
     ck = stages.last(map_location=dev)
+    probe = ctx.shard == PROBE
+    last_level = nearest_level(sizes, rates, c.levels, c.probe_pm) if probe else c.levels
+    k = len(seeds)
 
     def keep(level_rows, arms_seeds, p_m, level):
         for r in level_rows:
@@ -178,34 +208,55 @@ def run_shard(ctx) -> pd.DataFrame:
     if ck is not None:
         print(f"[{ctx.label()}] resuming after level {ck['level']} ({stages.dir})", flush=True)
     else:
-        out, dense, theta_j = train_level(theta0, None, seeds, sizes, **kw, snapshot_at=c.rewind_iteration,
+        out, dense, theta_j = train_level(theta0, None, seeds, sizes, **kw,
+                                          snapshot_at=None if probe else c.rewind_iteration,
                                           label=ctx.label("level 0"), names=[f"dense/seed{s}" for s in seeds])
         ones = [torch.ones_like(w) for w in dense.weights]
         mask_reset = magnitude_prune(dense.weights, ones, rates)
         ck = {"level": 0, "rows": [], "theta_j": theta_j, "mask_reset": mask_reset,
               "mask_rewind": [m.clone() for m in mask_reset]}
-        keep(out, [("dense", s) for s in seeds], [100.0] * len(seeds), 0)
+        if not probe:
+            keep(out, [("dense", s) for s in seeds], [100.0] * k, 0)
         stages.save(0, ck)
-    for level in range(ck["level"] + 1, c.levels + 1):
-        fresh_seeds = [1_000_003 * level + s for s in seeds]  # a fresh initialisation at every level
-        fresh = State.of(BatchedMLP(fresh_seeds, sizes, "relu", init="glorot_normal").to(dev))
-        gens = [torch.Generator().manual_seed(7_777 * level + s) for s in seeds]
-        mask_random = random_masks_like(ck["mask_reset"], gens)
-        init = State.cat([theta0, ck["theta_j"], fresh, theta0])
-        masks = [torch.cat(ms) for ms in zip(ck["mask_reset"], ck["mask_rewind"], ck["mask_reset"], mask_random)]
-        arms_seeds = [(a, s) for a in ARMS for s in seeds]
+    for level in range(ck["level"] + 1, last_level if probe else c.levels + 1):
+        if probe:  # only the reset chain, for the ticket at `last_level`
+            arms, init, masks, starts = ("reset",), theta0, ck["mask_reset"], None
+        else:
+            fresh_seeds = [1_000_003 * level + s for s in seeds]  # a fresh initialisation at every level
+            fresh = State.of(BatchedMLP(fresh_seeds, sizes, "relu", init="glorot_normal").to(dev))
+            gens = [torch.Generator().manual_seed(7_777 * level + s) for s in seeds]
+            mask_random = random_masks_like(ck["mask_reset"], gens)
+            arms, init = ARMS, State.cat([theta0, ck["theta_j"], fresh, theta0])
+            masks = [torch.cat(ms) for ms in zip(ck["mask_reset"], ck["mask_rewind"], ck["mask_reset"], mask_random)]
+            starts = [0] * k + [c.rewind_iteration] * k + [0] * (2 * k)  # rewind: from j to T (open_lth)
+        arms_seeds = [(a, s) for a in arms for s in seeds]
         p_m = remaining(masks).tolist()
         print(f"[{ctx.label()}] level {level}: P_m = {p_m[0]:.1f}%", flush=True)
-        out, trained, _ = train_level(init, masks, [s for _, s in arms_seeds], sizes, **kw,
+        out, trained, _ = train_level(init, masks, [s for _, s in arms_seeds], sizes, **kw, starts=starts,
                                       label=ctx.label(f"level {level}"), names=[f"{a}/seed{s}" for a, s in arms_seeds])
-        keep(out, arms_seeds, p_m, level)
-        k = len(seeds)
+        if not probe:
+            keep(out, arms_seeds, p_m, level)
+            ck["mask_rewind"] = magnitude_prune(trained.select(range(k, 2 * k)).weights, ck["mask_rewind"], rates)
         ck["mask_reset"] = magnitude_prune(trained.select(range(0, k)).weights, ck["mask_reset"], rates)
-        ck["mask_rewind"] = magnitude_prune(trained.select(range(k, 2 * k)).weights, ck["mask_rewind"], rates)
         ck["level"] = level
         stages.save(level, ck)
-    rows = ck["rows"]
-    return pd.DataFrame(rows)
+    if probe and ck["level"] < last_level:
+        ones = [torch.ones_like(m) for m in ck["mask_reset"]]
+        masks = [torch.cat(ms) for ms in zip(ones, ck["mask_reset"])]
+        arms_seeds = [(a, s) for a in PROBE_ARMS for s in seeds]
+        p_m = remaining(masks).tolist()
+        print(f"[{ctx.label()}] LT4 probe: dense and the ticket at level {last_level} (P_m = {p_m[-1]:.1f}%), "
+              f"{c.probe_iterations} iterations", flush=True)
+        out, _, _ = train_level(State.cat([theta0, theta0]), masks, [s for _, s in arms_seeds], sizes,
+                                **{**kw, "iterations": c.probe_iterations, "eval_every": c.probe_eval_every},
+                                label=ctx.label("LT4 probe"), names=[f"{a}/seed{s}" for a, s in arms_seeds])
+        for r in out:
+            arm, seed = arms_seeds[r.pop("b")]
+            ck["rows"].append({"level": 0 if arm == "probe_dense" else last_level,
+                               "p_m": p_m[arms_seeds.index((arm, seed))], "arm": arm, "seed": seed, **r})
+        ck["level"] = last_level
+        stages.save(last_level, ck)
+    return pd.DataFrame(ck["rows"])
 
 
 # ---------------------------------------------------------------- report hooks
@@ -226,6 +277,11 @@ def protocol(cfg) -> list[dict]:
         {"key": "pruning", "value": f"{c.levels} rounds, layer-wise magnitude, {c.rate_hidden:.0%} hidden / "
                                     f"{c.rate_output:.0%} output per round, biases never pruned; rewind to "
                                     f"iteration {c.rewind_iteration}"},
-        {"key": "arms", "value": "reset (θ0), rewind (θ_j), reinit (same mask, fresh init), random (random mask, θ0)"},
+        {"key": "arms", "value": f"reset (θ0), rewind (θ_j, trained from j = {c.rewind_iteration} to "
+                                 f"{c.iterations}, as open_lth), reinit (same mask, fresh init), random (random mask, "
+                                 "θ0); one seed's arms share θ0 and the minibatch order"},
+        {"key": "LT4 probe", "value": (f"dense and the ticket at the level nearest P_m = {c.probe_pm:g}%, "
+                                       f"{c.probe_iterations} iterations, evaluated every {c.probe_eval_every}")
+                                      if c.probe_iterations else "none"},
         {"key": "seeds", "value": str(len(cfg.seeds))},
     ]

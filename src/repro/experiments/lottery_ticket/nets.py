@@ -69,35 +69,51 @@ def _prep(x: torch.Tensor, dataset: str) -> torch.Tensor:
 
 
 def fit(ctx, name: str, c, state: dict, masks: dict | None, seed: int, data, label: str,
-        snapshot_at: int | None = None) -> tuple[list[dict], torch.nn.Module, dict | None]:
+        snapshot_at=None, start: int = 0) -> tuple[list[dict], torch.nn.Module, dict | None]:
     """Train network `name` from `state` with the paper's optimiser; masks re-applied after every step.
-    Rows every eval_every iterations: val_loss, test_acc."""
+    Rows every eval_every iterations: val_loss, test_acc.
+
+    `start` (rewinding): train from iteration `start` to the end, as open_lth does (training/train.py,
+    `train(start_step)`): a fresh optimiser, the data order (and augmentation draws) continued from iteration
+    `start`, the learning-rate schedule at iteration `start`; rows are labelled with the global iteration.
+    `snapshot_at`: an iteration or a list of them; returns the state at each ({iteration: state}, or the state
+    itself for one iteration)."""
     spec = lth.PAPER[name]
     iterations = min(spec["iterations"], c.max_iterations or spec["iterations"])
     batch = min(spec["batch"], c.batch_size or spec["batch"])
-    snapshot_at = None if snapshot_at is None else min(snapshot_at, iterations)
+    single = snapshot_at is not None and not isinstance(snapshot_at, (list, tuple))
+    snaps_at = sorted({min(int(j), iterations) for j in ([snapshot_at] if single else snapshot_at or [])})
+    start = min(int(start), iterations)
     (xt, yt), (xv, yv), (xs, ys) = data
     model = lth.make(name).to(ctx.device)
     model.load_state_dict(state)
     gen = torch.Generator(device=ctx.device).manual_seed(7_919 * seed + 1)
     run = {"step": 0, "perm": None}
     per_epoch = max(1, len(xt) // batch)
-    rows, snap = [], []
+    rows, snap = [], {}
 
-    def losses() -> torch.Tensor:
+    def batch_xy():
         i = run["step"] % per_epoch
         if i == 0:
             run["perm"] = torch.randperm(len(xt), generator=gen, device=ctx.device)
         idx = run["perm"][i * batch:(i + 1) * batch]
         xb = random_crop_flip(xt[idx], gen) if spec["augment"] else xt[idx]
         run["step"] += 1
-        model.train()
-        return torch.nn.functional.cross_entropy(model(_prep(xb, spec["dataset"])), yt[idx]).unsqueeze(0)
+        return xb, yt[idx]
 
-    def record(step: int) -> None:
-        if step == snapshot_at:
-            snap.append({k: v.detach().clone() for k, v in model.state_dict().items()})
-        if step % c.eval_every and step != iterations:
+    for _ in range(start):  # the data order and augmentation draws of iterations 1..start, not trained on
+        batch_xy()
+
+    def losses() -> torch.Tensor:
+        xb, yb = batch_xy()
+        model.train()
+        return torch.nn.functional.cross_entropy(model(_prep(xb, spec["dataset"])), yb).unsqueeze(0)
+
+    def record(local: int) -> None:
+        step = start + local
+        if step in snaps_at:
+            snap[step] = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        if (step - start) % c.eval_every and step != iterations:
             return
         model.eval()
         val_loss = torch.nn.functional.cross_entropy(model(_prep(xv, spec["dataset"])), yv).item()
@@ -117,30 +133,39 @@ def fit(ctx, name: str, c, state: dict, masks: dict | None, seed: int, data, lab
         for k, m in (masks or {}).items():
             named[k].mul_(m)
 
-    def after_step() -> None:
-        apply_masks()
-        if spec["optimizer"] == "sgd":  # the paper's step schedule
+    def schedule() -> None:
+        if spec["optimizer"] == "sgd":  # the paper's step schedule, at the global iteration
             drops = sum(run["step"] >= s for s in spec["lr_drops"])
             for g in opt_ref[0].param_groups:
                 g["lr"] = spec["lr"] * spec["lr_drop_factor"] ** drops
+
+    def after_step() -> None:
+        apply_masks()
+        schedule()
 
     opt_ref = []
 
     def make_opt(params):
         opt_ref.append(optimizer(params))
+        schedule()  # a rewound run starts at iteration `start`'s learning rate
         return opt_ref[0]
 
     with torch.no_grad():
         apply_masks()
-    wanted = sorted(set(range(0, iterations + 1, c.eval_every)) | {iterations} | ({snapshot_at} - {None}))
-    train(model.parameters(), losses, steps=iterations, optimizer=make_opt, record=record, record_steps=wanted,
-          label=label, model_names=[label], after_step=after_step)
-    return rows, model, (snap[0] if snap else None)
+    wanted = sorted({s - start for s in set(range(start, iterations + 1, c.eval_every)) | {iterations}
+                     | set(snaps_at) if s >= start})
+    train(model.parameters(), losses, steps=iterations - start, optimizer=make_opt, record=record,
+          record_steps=wanted, label=label, model_names=[label], after_step=after_step)
+    if single:
+        return rows, model, snap.get(snaps_at[0])
+    return rows, model, snap
 
 
 def run_chain(ctx, name: str, seed: int) -> list[dict]:
     """All levels of one network and seed; resumes from the last finished level in the scratch directory."""
     c = ctx.exp.nets
+    extra = [int(j) for j in (c.extra_rewind or {}).get(name, [])]  # more rewind points for this network
+    iterations = min(lth.PAPER[name]["iterations"], c.max_iterations or lth.PAPER[name]["iterations"])
     stages = ctx.stages()
     data = _data(ctx, name, c)
     ck = stages.last(map_location=ctx.device)
@@ -148,29 +173,37 @@ def run_chain(ctx, name: str, seed: int) -> list[dict]:
         print(f"[{ctx.label()}] resuming after level {ck['level']} ({stages.dir})", flush=True)
     else:
         theta0 = lth.make(name, seed=seed).state_dict()
-        rows, dense, theta_j = fit(ctx, name, c, theta0, None, seed, data, ctx.label("level 0"),
-                                   snapshot_at=c.rewind_iteration)
+        rows, dense, snaps = fit(ctx, name, c, theta0, None, seed, data, ctx.label("level 0"),
+                                 snapshot_at=[c.rewind_iteration, *extra])
         ones = {k: torch.ones_like(p) for k, p in lth.prunable(dense)}
         rates, scope = lth.prune_rates(name, dense), lth.PRUNE_RATES[name]["scope"]
         first = prune(dense, ones, rates, scope)
-        ck = {"level": 0, "theta0": theta0, "theta_j": theta_j or theta0, "mask_reset": first,
+        theta_at = {j: snaps.get(min(j, iterations), theta0) for j in [c.rewind_iteration, *extra]}
+        ck = {"level": 0, "theta0": theta0, "theta_j": theta_at[c.rewind_iteration], "mask_reset": first,
               "mask_rewind": {k: m.clone() for k, m in first.items()},
+              "extra": {j: {"theta": theta_at[j], "mask": {k: m.clone() for k, m in first.items()}} for j in extra},
               "rows": [{"level": 0, "p_m": 100.0, "arm": "dense", **r} for r in rows]}
         stages.save(0, ck)
     probe = lth.make(name)
     rates, scope = lth.prune_rates(name, probe), lth.PRUNE_RATES[name]["scope"]
     for level in range(ck["level"] + 1, c.levels + 1):
         gen = torch.Generator().manual_seed(7_777 * level + seed)
-        inits = {"reset": (ck["theta0"], ck["mask_reset"]), "rewind": (ck["theta_j"], ck["mask_rewind"]),
-                 "reinit": (lth.make(name, seed=1_000_003 * level + seed).state_dict(), ck["mask_reset"]),
-                 "random": (ck["theta0"], random_like(ck["mask_reset"], gen))}
+        inits = {"reset": (ck["theta0"], ck["mask_reset"], 0),
+                 "rewind": (ck["theta_j"], ck["mask_rewind"], c.rewind_iteration),  # from j to T (open_lth)
+                 "reinit": (lth.make(name, seed=1_000_003 * level + seed).state_dict(), ck["mask_reset"], 0),
+                 "random": (ck["theta0"], random_like(ck["mask_reset"], gen), 0)}
+        for j, e in ck.get("extra", {}).items():  # e.g. ResNet-20 rewound to 2000 as well as 500 (and 0: reset)
+            inits[f"rewind{j}"] = (e["theta"], e["mask"], j)
         trained = {}
-        for arm, (state, masks) in inits.items():
-            rows, model, _ = fit(ctx, name, c, state, masks, seed, data, ctx.label(f"level {level}", arm))
+        for arm, (state, masks, start) in inits.items():
+            rows, model, _ = fit(ctx, name, c, state, masks, seed, data, ctx.label(f"level {level}", arm),
+                                 start=start)
             ck["rows"] += [{"level": level, "p_m": p_m(masks), "arm": arm, **r} for r in rows]
             trained[arm] = model
         ck["mask_reset"] = prune(trained["reset"], ck["mask_reset"], rates, scope)
         ck["mask_rewind"] = prune(trained["rewind"], ck["mask_rewind"], rates, scope)
+        for j, e in ck.get("extra", {}).items():
+            e["mask"] = prune(trained[f"rewind{j}"], e["mask"], rates, scope)
         ck["level"] = level
         stages.save(level, ck)
     return [{"network": name, "seed": seed, **r} for r in ck["rows"]]

@@ -58,9 +58,19 @@ def all_figures(table: pd.DataFrame, cfg) -> list[Figure]:
                        f"Carbin 2019, Figs. 3–4)."))
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     _panel(ax, es, "es_iter", "early-stopping iteration")
-    ax.legend(fontsize=7, loc="upper left")
+    probe = es[es["arm"].isin(["probe_dense", "probe_reset"])]
+    if len(probe):  # LT4's probe: dense and the ticket near P_m = 21%, trained past their validation minimum
+        g = probe.groupby("arm").agg(p_m=("p_m", "median"), med=("es_iter", "median"),
+                                     lo=("es_iter", lambda v: np.percentile(v, 25)),
+                                     hi=("es_iter", lambda v: np.percentile(v, 75)))
+        ax.errorbar(g["p_m"], g["med"], yerr=[g["med"] - g["lo"], g["hi"] - g["med"]], fmt="D", ms=5,
+                    color="#2ca02c", capsize=3, label="LT4 probe (dense at 100%, ticket), trained longer")
+    ax.legend(fontsize=7, loc="center right" if len(probe) else "upper left")
     figs.append(Figure("lt_early_stop", fig,
                        f"The early-stopping iteration (minimum validation loss) against P_m; median over {n} seed(s), "
                        f"bands: interquartile range. The paper's tickets reach it earlier than the dense network at "
-                       f"moderate sparsity (38% earlier at P_m = 21% for LeNet-300-100)."))
+                       f"moderate sparsity (38% earlier at P_m = 21% for LeNet-300-100). Green diamonds, where "
+                       f"present: the LT4 probe (the dense network and the ticket near P_m = 21% trained long "
+                       f"enough for the validation loss to pass its minimum, evaluated every 50 iterations), which "
+                       f"LT4 reads."))
     return figs
