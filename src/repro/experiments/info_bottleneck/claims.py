@@ -553,21 +553,6 @@ OLD_VERDICTS_V2 = {
     "IB5": "inconclusive: n/a",
 }
 
-WHY_SEED_MEAN = ("Shwartz-Ziv & Tishby's information-plane figures are the mean over their networks (the authors' "
-                 "code, ravidziv/IDNNs idnns/plots/plot_figures.py, averages I(X;T) and I(T;Y) over the networks with "
-                 "np.mean(..., axis=0) before plotting), so a per-seed vote alone does not test the curve the paper "
-                 "shows (issue 11, item 3). Added the same test, with the same thresholds, on the seed-mean curves; "
-                 "the claim needs both. Added the precondition that the layers read are not pinned at 12 bits (issue "
-                 "11, item 1): a pinned seed was and is undecided, the precondition names it and what would test it.")
-WHY_PINNED = ("A layer whose I(X;T) stays at the ceiling log2(n) keeps every input apart at every epoch, so the "
-              "estimator cannot show compression there, or its absence: such a seed is no evidence (issue 11, item 1). "
-              "Rule version 1 counted a seed whose every layer was pinned under one estimator as holding “no "
-              "compression” whenever the other estimator held. Now it is undecided under that estimator, and the "
-              "precondition says when pinned seeds leave the verdict open, with what would test it.")
-WHY_PINNED_IB5 = ("Added the precondition that the KDE layers read are not pinned at log2(n_test) (issue 11, item 1): "
-                  "a pinned layer keeps every test image apart at every epoch, so KDE cannot show compression there. "
-                  "The rule already counted a pinned seed as undecided; the precondition names the pinned seeds and "
-                  "what would test the claim. No verdict the rule can decide changes.")
 WHY_DROP = ("The drop was the maximum of up to 80 noisy records minus the last one, biased upward by the noise of "
             "both ends (issue 14): now the peak of a rolling median minus the mean of the last 10% of records, the "
             "same 0.5-bit threshold. ")

@@ -12,7 +12,7 @@ from typing import Sequence
 import torch
 
 from repro.nn.batched import BatchedMLP
-from repro.train import MinibatchOrder, denormals_flushed, train
+from repro.train import LeanAdam, MinibatchOrder, denormals_flushed, train
 
 
 def magnitude_prune(weights: Sequence[torch.Tensor], masks: Sequence[torch.Tensor],
@@ -91,7 +91,7 @@ class State:
                      [torch.cat(bs) for bs in zip(*(s.biases for s in states))])
 
 
-class MaskedAdam:
+class MaskedAdam(LeanAdam):
     """Adam for B models whose parameters are [B, ...] tensors, as torch.optim.Adam(fused=True) would train each
     model alone, bit for bit, with two additions IMP needs:
 
@@ -112,17 +112,13 @@ class MaskedAdam:
 
     def __init__(self, params, lr: float, *, starts: Sequence[int] | None = None,
                  masks: Sequence[torch.Tensor | None] | None = None, betas=(0.9, 0.999), eps: float = 1e-8):
-        self.params = list(params)
+        super().__init__(params, lr, betas, eps)  # params, hyper-parameters, moments; zero_grad and (load_)state_dict
         B = self.params[0].shape[0]
         starts = [0] * B if starts is None else [int(s) for s in starts]
         if len(starts) != B or any(p.shape[0] != B for p in self.params):
             raise ValueError(f"MaskedAdam: every parameter needs a leading model axis of {len(starts)} models")
         self.starts = starts
         self.masks = list(masks) if masks is not None else [None] * len(self.params)
-        self.lr, (self.beta1, self.beta2), self.eps = float(lr), betas, float(eps)
-        self.steps = 0
-        self.exp_avg = [torch.zeros_like(p) for p in self.params]
-        self.exp_avg_sq = [torch.zeros_like(p) for p in self.params]
         self.groups: dict[int, list[int]] = {}  # start step -> the models starting then
         for b, s in enumerate(starts):
             self.groups.setdefault(s, []).append(b)
@@ -141,10 +137,6 @@ class MaskedAdam:
             if m is not None:
                 p.mul_(m)
 
-    def zero_grad(self, set_to_none: bool = True) -> None:
-        for p in self.params:
-            p.grad = None
-
     @torch.no_grad()
     def step(self) -> None:
         self.steps += 1
@@ -161,16 +153,6 @@ class MaskedAdam:
             torch._fused_adam_(ps, grads, ms, vs, [], self._steps[s], lr=self.lr, beta1=self.beta1,
                                beta2=self.beta2, weight_decay=0.0, eps=self.eps, amsgrad=False, maximize=False)
         self.apply_masks_()
-
-    def state_dict(self) -> dict:
-        return {"steps": self.steps, "exp_avg": [t.clone() for t in self.exp_avg],
-                "exp_avg_sq": [t.clone() for t in self.exp_avg_sq]}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.steps = int(state["steps"])
-        for mine, saved in ((self.exp_avg, state["exp_avg"]), (self.exp_avg_sq, state["exp_avg_sq"])):
-            for t, v in zip(mine, saved):
-                t.copy_(v)
 
 
 @dataclass
