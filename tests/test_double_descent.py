@@ -12,7 +12,7 @@ import torch
 from omegaconf import MISSING
 
 from repro.claims import Status
-from repro.config import compose
+from repro.config import ConfigError, compose
 from repro.data import DataRef
 from repro.experiments import double_descent as dd
 from repro.experiments.double_descent import claims as ddc
@@ -158,7 +158,7 @@ def test_shards_and_data(cfg):
     paper = compose(["experiment=double_descent", "scale=paper"]).experiment
     img = [s for s in dd.shards(paper) if s.startswith("img-")]
     assert len(img) == 2 * 7 * 4 * 5  # arch × width group × noise × seed: one job each
-    assert "img-resnet18-k1_2_3_4-noise0.15-seed0" in img
+    assert f"img-resnet18-k1_2_3_4-noise0.15-seed{paper.first_seed}" in img  # fresh seeds, as the MLP sweeps
     assert dd.datasets(paper, img[0])[0].family == "cifar10"
 
 
@@ -441,7 +441,7 @@ def test_paper_scale_image_path_one_step_on_cpu(tmp_path, monkeypatch):
     path.parent.mkdir(parents=True)
     np.savez(path, x=g.integers(0, 256, (8, 3, 32, 32), dtype=np.uint8), y=np.arange(8) % 10,
              x_test=g.integers(0, 256, (4, 3, 32, 32), dtype=np.uint8), y_test=np.arange(4))
-    shard = "img-resnet18-k1_64-noise0.15-seed0"
+    shard = f"img-resnet18-k1_64-noise0.15-seed{compose(['experiment=double_descent']).experiment.first_seed}"
     [out] = run(compose(["experiment=double_descent", "scale=paper", "scale.device=cpu", "tracking=disabled",
                          f"data_dir={tmp_path / 'data'}", "experiment.image.subset=8", "experiment.image.max_steps=1",
                          "experiment.image.batch_size=4", "experiment.image.k_groups=[[1,64]]",
@@ -450,6 +450,58 @@ def test_paper_scale_image_path_one_step_on_cpu(tmp_path, monkeypatch):
     t = pd.read_csv(out / "table.csv")
     assert set(t["k"]) == {1, 64} and set(t["metric"]) == {"train_error", "test_error"}
     assert t["value"].between(0, 1).all()
+
+
+def test_sgd_schedule_is_nakkirans_inverse_square_root():
+    """lr / sqrt(1 + floor(t / 512)): 0.1 for the first 512 updates, then 0.1/sqrt(2), ... 0.1/sqrt(977) at 500K."""
+    s = dd.SGDSchedule(lr=0.1, decay_every=512, steps=500_000)
+    assert s.lr_at(0) == s.lr_at(511) == 0.1
+    assert s.lr_at(512) == pytest.approx(0.1 / 2**0.5) and s.lr_at(3 * 512) == pytest.approx(0.05)
+    assert s.lr_at(499_999) == pytest.approx(0.1 / (1 + 499_999 // 512) ** 0.5)
+    with pytest.raises(ConfigError, match="decay_every"):
+        dd.SGDSchedule(lr=0.1, decay_every=0, steps=10)
+
+
+def test_paper_scale_cnn5_trains_with_the_sgd_schedule(tmp_path, monkeypatch):
+    """The CNN5 path on 8 images: plain SGD (no momentum), whose rate follows the schedule step by step."""
+    from repro.experiments.double_descent import images
+    from repro.run import run
+
+    monkeypatch.chdir(tmp_path)
+    made, rates = [], []
+    real_sgd = images.sgd
+
+    def spy(lr, **kw):
+        def factory(params):
+            made.append((lr, kw, real_sgd(lr, **kw)(params)))
+            opt = made[-1][2]
+            step = opt.step
+
+            def logged_step(*a, **k):
+                rates.append(opt.param_groups[0]["lr"])
+                return step(*a, **k)
+            opt.step = logged_step
+            return opt
+        return factory
+
+    monkeypatch.setattr(images, "sgd", spy)
+    g = np.random.default_rng(0)
+    path = DataRef("cifar10", {"subset": 8}).path(tmp_path / "data")
+    path.parent.mkdir(parents=True)
+    np.savez(path, x=g.integers(0, 256, (8, 3, 32, 32), dtype=np.uint8), y=np.arange(8) % 10,
+             x_test=g.integers(0, 256, (4, 3, 32, 32), dtype=np.uint8), y_test=np.arange(4))
+    exp = compose(["experiment=double_descent", "scale=paper"]).experiment
+    shard = f"img-cnn5-k2-noise0-seed{exp.first_seed}"
+    [out] = run(compose(["experiment=double_descent", "scale=paper", "scale.device=cpu", "tracking=disabled",
+                         f"data_dir={tmp_path / 'data'}", "experiment.image.subset=8",
+                         "experiment.image.batch_size=4", "experiment.image.k_groups=[[2]]",
+                         "experiment.image.archs=[cnn5]", "experiment.image.noise=[0.0]", "experiment.image.seeds=1",
+                         "experiment.image.sgd={lr: 0.1, decay_every: 2, steps: 5}", f"shard={shard}"]))
+    [(lr, kw, _opt)] = made
+    assert lr == 0.1 and not kw.get("momentum") and not kw.get("weight_decay")
+    assert rates == pytest.approx([0.1, 0.1, 0.1 / 2**0.5, 0.1 / 2**0.5, 0.1 / 3**0.5])
+    t = pd.read_csv(out / "table.csv")
+    assert t["step"].max() == 3  # 5 steps at 2 per epoch: the last record is epoch ceil(5 / 2)
 
 
 def test_paper_scale_cnn_path_and_missing_data_message(tmp_path, monkeypatch):
@@ -462,7 +514,7 @@ def test_paper_scale_cnn_path_and_missing_data_message(tmp_path, monkeypatch):
         run(compose(["experiment=double_descent", "scale=paper", "scale.device=cpu", "tracking=disabled",
                      f"data_dir={tmp_path / 'data'}", "experiment.image.archs=[cnn5]",
                      "experiment.image.k_groups=[[64]]", "experiment.image.noise=[0.0]", "experiment.image.seeds=1",
-                     "shard=img-cnn5-k64-noise0-seed0"]))
+                     f"shard=img-cnn5-k64-noise0-seed{compose(['experiment=double_descent']).experiment.first_seed}"]))
     assert "cifar10" in str(e.value)
     assert not (tmp_path / "results").exists()
 

@@ -74,14 +74,57 @@ def test_schedule_runs_the_longest_shards_first():
 def test_expected_time_prefers_this_machines_last_measurement(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     reference = {("laptop", "f_principle", "fp3"): 44.7}
-    assert expected_seconds("laptop", "f_principle", "fp3", reference) == 44.7
-    assert expected_seconds("laptop", "f_principle", "fp1", reference) is None
+    assert expected_seconds("laptop", "f_principle", "fp3", reference) == (44.7, "reference")
+    assert expected_seconds("laptop", "f_principle", "fp1", reference) == (None, None)
     bench = tmp_path / "results/laptop/f_principle/benchmarks"
     bench.mkdir(parents=True)
     (bench / "fp3.tsv").write_text("s\th:m:s\tmax_rss\n12.5\t0:00:12\t321.5\n")
-    assert expected_seconds("laptop", "f_principle", "fp3", reference) == 12.5
+    assert expected_seconds("laptop", "f_principle", "fp3", reference) == (12.5, "measured")
     [fp3] = [s for s in plan("f_principle", "laptop") if s.name == "fp3"]
-    assert (fp3.expected_s, fp3.priority) == (12.5, 12)
+    assert (fp3.expected_s, fp3.priority, fp3.expected_from) == (12.5, 12, "measured")
+
+
+def test_job_plan_splits_a_shard_longer_than_the_job_limit():
+    """Known time: estimate x 1.5 + 10 min margin; beyond the limit, jobs of the limit, enough for the training."""
+    from repro.config import ScaleConfig
+    from repro.plan import job_plan
+
+    limited = ScaleConfig(name="paper", runtime_min=240, job_limit_min=1440)
+    assert job_plan(None, limited) == (240, 1)  # nothing known: the scale's default, one job
+    assert job_plan(600.0, limited) == (25, 1)  # 10 min x 1.5 + 10
+    assert job_plan(40 * 3600.0, limited) == (1440, 3)  # 3600 + 10 min: training 3600 in jobs of 1430
+    assert job_plan(40 * 3600.0, ScaleConfig(name="paper", runtime_min=240)) == (3610, 1)  # no limit: one job
+
+
+def test_retried_attempts_grow_only_after_the_planned_jobs():
+    one = PlannedShard("e", "paper", "a", "d", "o", (), True, 4, 1000, 100, 3600.0, 3600, "flops", 1, 1440)
+    assert [one.runtime_request(a) for a in (1, 2, 3)] == [100, 200, 300]
+    assert [one.mem_request(a) for a in (1, 2, 3)] == [1000, 2000, 3000]
+    three = PlannedShard("e", "paper", "b", "d", "o", (), True, 4, 1000, 1440, 1e5, 100000, "flops", 3, 1440)
+    assert [three.runtime_request(a) for a in (1, 2, 3, 4)] == [1440] * 4  # never beyond the job limit
+    assert [three.mem_request(a) for a in (1, 2, 3, 4, 5)] == [1000, 1000, 1000, 2000, 3000]
+
+
+def test_paper_image_shards_are_planned_from_their_flops():
+    """The width sweep's shards have no measurement: their time is counted (3 x forward MACs x 2 FLOPs per image
+    seen, at scale.device_tflops), so the widest ResNet asks for far more time than the narrowest group."""
+    from repro.config import compose
+    from repro.nn import cnn, resnet
+
+    cfg = compose(["experiment=double_descent", "scale=paper"])
+    shards = {s.name: s for s in plan("double_descent", "paper")}
+    seed = cfg.experiment.first_seed
+    wide = shards[f"img-resnet18-k64-noise0.15-seed{seed}"]
+    narrow = shards[f"img-resnet18-k1_2_3_4-noise0.15-seed{seed}"]
+    assert wide.expected_from == narrow.expected_from == "flops"
+    images = cfg.experiment.image.epochs * (50_000 // 128) * 128  # whole batches of 128
+    assert wide.expected_s == pytest.approx(6 * resnet.forward_macs(64) * images / (cfg.scale.device_tflops * 1e12))
+    cnn64 = shards[f"img-cnn5-k64-noise0.15-seed{seed}"]
+    sgd_images = cfg.experiment.image.sgd.steps * cfg.experiment.image.batch_size
+    assert cnn64.expected_s == pytest.approx(6 * cnn.forward_macs(64) * sgd_images / (cfg.scale.device_tflops * 1e12))
+    assert wide.runtime_min > 4 * narrow.runtime_min and wide.runtime_min <= cfg.scale.job_limit_min
+    split = {s.name: s for s in plan("double_descent", "paper", [f"scale.job_limit_min={wide.runtime_min // 2}"])}
+    assert split[wide.name].allocations >= 2 and split[wide.name].runtime_min == wide.runtime_min // 2
 
 
 def test_the_reference_times_cover_every_laptop_shard():

@@ -68,7 +68,26 @@ def test_slurm_paper_sends_shards_to_gpu_partition(workdir):
         assert re.search(r"\bgpu=1\b", res), res
         assert "slurm_partition=<GPU_PARTITION>" in res, res
         assert "slurm_account=<ACCOUNT>" in res, res
-        assert "mem_mb=16000" in res and "runtime=240" in res, res
+        assert "mem_mb=16000" in res, res
+    # shards never measured ask for conf/scale/paper.yaml's runtime_min; the CIFAR-10 width sweeps for their
+    # counted FLOPs' time, up to the job limit
+    runtimes = [int(re.search(r"\bruntime=(\d+)\b", res).group(1)) for res in jobs["rule train_gpu"]]
+    assert 240 in runtimes and max(runtimes) > 240 and max(runtimes) <= 1440, sorted(set(runtimes))
+
+
+def test_slurm_paper_splits_shards_longer_than_the_job_limit(tmp_path):
+    """With a 3-hour partition, the widest ResNets run as several 3-hour jobs in a row (the rule's retries let
+    Snakemake resubmit them; each resumes from the last checkpoint); no job asks for more than the limit."""
+    pytest.importorskip("snakemake_executor_plugin_slurm")
+    work = copy_workflow(tmp_path / "w")
+    scale = work / "conf/scale/paper.yaml"
+    scale.write_text(scale.read_text().replace("job_limit_min: 1440", "job_limit_min: 180"))
+    proc = snakemake(work, "-n", "--workflow-profile", "profiles/slurm", "--config", "scale=paper",
+                     "experiments=[double_descent]", "tracking=disabled")
+    assert proc.returncode == 0, output_of(proc)[-4000:]
+    jobs = jobs_of(output_of(proc))["rule train_gpu"]
+    runtimes = [int(re.search(r"\bruntime=(\d+)\b", res).group(1)) for res in jobs]
+    assert max(runtimes) == 180 and runtimes.count(180) > 20, sorted(set(runtimes))
 
 
 def test_slurm_laptop_requests_no_gpu(workdir):

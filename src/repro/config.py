@@ -66,6 +66,11 @@ def one_of(name: str, value: Any, choices: tuple) -> None:
         raise ConfigError(f"{name}={value!r} is not valid; valid choices: {', '.join(map(str, choices))}")
 
 
+# Minutes of each cluster job set aside for starting (imports, data) and for the checkpoint written when the
+# scheduler stops it (repro.plan).
+JOB_MARGIN_MIN = 10
+
+
 @dataclass
 class ScaleConfig:
     name: str = "laptop"
@@ -74,7 +79,13 @@ class ScaleConfig:
     gpu: bool = False  # whether Snakemake asks the scheduler for a GPU
     threads: int = 2  # torch threads and Snakemake `threads:` per shard job
     mem_mb: int = 4000
-    runtime_min: int = 30  # wall-time request per shard job on a cluster
+    runtime_min: int = 30  # wall-time request per shard job on a cluster, when the plan has no estimate of its own
+    # The longest wall time one cluster job may run (the partition's MaxTime); null: no limit (a laptop). A shard
+    # expected to need longer is planned as several jobs in a row, each resuming from the last one's checkpoint.
+    job_limit_min: int | None = None
+    # The sustained training throughput assumed for shards whose FLOPs are counted but whose time was never
+    # measured (repro.plan); null: such shards get runtime_min.
+    device_tflops: float | None = None
 
     def __post_init__(self) -> None:
         one_of("scale.name", self.name, SCALES)
@@ -83,6 +94,13 @@ class ScaleConfig:
         positive("scale.threads", self.threads)
         positive("scale.mem_mb", self.mem_mb)
         positive("scale.runtime_min", self.runtime_min)
+        if self.job_limit_min is not None:
+            positive("scale.job_limit_min", self.job_limit_min)
+            if self.job_limit_min <= JOB_MARGIN_MIN:
+                raise ConfigError(f"scale.job_limit_min={self.job_limit_min} leaves no time to train: a job spends "
+                                  f"up to {JOB_MARGIN_MIN} min starting and checkpointing; give more, or null")
+        if self.device_tflops is not None:
+            positive("scale.device_tflops", self.device_tflops)
 
 
 @dataclass

@@ -18,6 +18,7 @@ import argparse
 import csv
 import heapq
 import json
+import math
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -40,9 +41,26 @@ class PlannedShard:
     gpu: bool
     threads: int
     mem_mb: int
-    runtime_min: int
-    expected_s: float | None  # expected wall time of the job; None when never measured
+    runtime_min: int  # minutes to ask the scheduler for, per job (`job_plan`)
+    expected_s: float | None  # expected wall time of the shard; None when neither measured nor counted
     priority: int  # Snakemake's: the longer the shard, the earlier it starts
+    expected_from: str | None = None  # "measured" (here), "reference" (shard_times.tsv) or "flops" (counted)
+    allocations: int = 1  # cluster jobs in a row the shard is planned to need, each resuming the last one's checkpoint
+    job_limit_min: int | None = None  # the scale's longest job (None: no limit)
+
+    def _failed_attempts(self, attempt: int) -> int:
+        """Attempts before `attempt` that failed, rather than ran into their planned time limit."""
+        return max(0, attempt - self.allocations)
+
+    def runtime_request(self, attempt: int) -> int:
+        """Minutes for Snakemake's `attempt` (1, 2, ...): the planned time for each of the planned jobs, then more
+        after each failure (a job killed for its time limit gets longer), never beyond the scale's job limit."""
+        grown = self.runtime_min * (1 + self._failed_attempts(attempt))
+        return grown if self.job_limit_min is None else min(grown, self.job_limit_min)
+
+    def mem_request(self, attempt: int) -> int:
+        """MB for Snakemake's `attempt`: more after each failure (out of memory), not for the planned resumptions."""
+        return self.mem_mb * (1 + self._failed_attempts(attempt))
 
 
 def shard_config(exp_cfg, keys) -> dict[str, object]:
@@ -78,10 +96,36 @@ def reference_times() -> dict[tuple[str, str, str], float]:
             for r in csv.DictReader(lines, delimiter="\t")}
 
 
-def expected_seconds(scale: str, experiment: str, shard: str, reference: dict) -> float | None:
-    """This machine's last measurement of the shard's job, else the reference time, else None."""
+def expected_seconds(scale: str, experiment: str, shard: str, reference: dict) -> tuple[float | None, str | None]:
+    """(seconds, where from): this machine's last measurement of the shard's job, else the reference time."""
     measured = _benchmark_seconds(experiment_dir(scale, experiment) / BENCHMARKS_DIR / f"{shard}.tsv")
-    return measured if measured is not None else reference.get((scale, experiment, shard))
+    if measured is not None:
+        return measured, "measured"
+    ref = reference.get((scale, experiment, shard))
+    return (ref, "reference") if ref is not None else (None, None)
+
+
+# A run-time estimate (a count of FLOPs at an assumed throughput, or a measurement on another machine) may be off
+# by this factor; the scheduler's request allows for it.
+ESTIMATE_SAFETY = 1.5
+
+
+def job_plan(expected_s: float | None, scale) -> tuple[int, int]:
+    """(minutes to request per cluster job, jobs in a row) for a shard expected to take `expected_s` seconds.
+
+    Unknown: `scale.runtime_min`, one job. Known: the estimate with its safety factor plus the margin for starting
+    and checkpointing (`JOB_MARGIN_MIN`). Longer than `scale.job_limit_min`: jobs of that limit, as many as the
+    training time needs; each resumes from the checkpoint its predecessor wrote when the scheduler stopped it
+    (SIGTERM: repro.checkpoint), and Snakemake's retries resubmit them (workflow/rules/train.smk)."""
+    if expected_s is None:
+        runtime = scale.runtime_min
+    else:
+        runtime = math.ceil(expected_s * ESTIMATE_SAFETY / 60) + config_mod.JOB_MARGIN_MIN
+    limit = scale.job_limit_min
+    if limit is None or runtime <= limit:
+        return runtime, 1
+    training = runtime - config_mod.JOB_MARGIN_MIN
+    return limit, math.ceil(training / (limit - config_mod.JOB_MARGIN_MIN))
 
 
 def plan(experiment: str, scale: str, overrides: list[str] | tuple[str, ...] = ()) -> list[PlannedShard]:
@@ -91,14 +135,17 @@ def plan(experiment: str, scale: str, overrides: list[str] | tuple[str, ...] = (
     shards = []
     for name, spec in module.shards(cfg.experiment).items():
         refs = module.datasets(cfg.experiment, name)
-        expected = expected_seconds(scale, experiment, name, reference)
+        expected, source = expected_seconds(scale, experiment, name, reference)
+        if expected is None and spec.flops and cfg.scale.device_tflops:
+            expected, source = spec.flops / (cfg.scale.device_tflops * 1e12), "flops"
+        runtime, allocations = job_plan(expected, cfg.scale)
         shards.append(PlannedShard(
             experiment=experiment, scale=scale, name=name, digest=shard_digest(cfg, name, spec),
             out=str(shard_dir(scale, experiment, name)),
             data=tuple((r.family, json.dumps(r.params, sort_keys=True), str(r.path(cfg.data_dir))) for r in refs),
             gpu=cfg.scale.gpu, threads=cfg.scale.threads, mem_mb=cfg.scale.mem_mb,
-            runtime_min=cfg.scale.runtime_min, expected_s=expected,
-            priority=0 if expected is None else int(round(expected)),
+            runtime_min=runtime, expected_s=expected, priority=0 if expected is None else int(round(expected)),
+            expected_from=source, allocations=allocations, job_limit_min=cfg.scale.job_limit_min,
         ))
     return shards
 
@@ -138,7 +185,11 @@ def summary(shards: list[PlannedShard], cores: int) -> str:
                      f"nor before the work per core, {sch.work_s / max(cores, 1):.0f} s")
     for s in sorted(shards, key=lambda s: -(s.expected_s or 0.0)):
         t = "never measured" if s.expected_s is None else f"{s.expected_s:6.0f} s"
-        lines.append(f"[plan]   {t}  {s.experiment}/{s.name}  ({s.threads} thread{'s' if s.threads > 1 else ''})")
+        counted = " counted from FLOPs at scale.device_tflops," if s.expected_from == "flops" else ""
+        jobs = (f", {s.allocations} jobs of {s.runtime_min} min in a row (each resumes the last one's checkpoint)"
+                if s.allocations > 1 else "")
+        lines.append(f"[plan]   {t}  {s.experiment}/{s.name}  ({s.threads} thread{'s' if s.threads > 1 else ''},"
+                     f"{counted} asks for {s.runtime_min} min{jobs})")
     if sch.unknown:
         lines.append(f"[plan] {len(sch.unknown)} shard(s) never measured count as 0 s")
     return "\n".join(lines)

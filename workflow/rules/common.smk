@@ -73,6 +73,11 @@ def plan_summary(cores):
     from repro.plan import summary
 
     return summary(list(SHARDS.values()), int(cores or 1))
+# Retries of the shard rule: None leaves them to the profile (slurm: 2, for failures). A shard planned as several
+# jobs in a row (repro.plan.job_plan) needs allocations - 1 retries to finish, plus as many for failures.
+FAILURE_RETRIES = 2
+_MOST_JOBS = max((s.allocations for s in SHARDS.values()), default=1)
+PLANNED_RETRIES = _MOST_JOBS - 1 + FAILURE_RETRIES if _MOST_JOBS > 1 else None
 # Every dataset file any shard reads: path -> (family, params JSON).
 DATA = {path: (family, params) for s in SHARDS.values() for family, params, path in s.data}
 # GPU resources only when the scale asks for one (the scale decides it for all shards alike).

@@ -7,8 +7,10 @@
 # with set-resources), train_cpu otherwise.  Outputs are written atomically, so a killed job
 # leaves none half-written.  Resume checkpoints live in results/S/E/.X.scratch/ and are never
 # declared outputs, because Snakemake deletes the declared outputs of failed jobs: a retry (the
-# slurm profile sets retries) or a rerun resumes from them.  Memory and run time grow with the
-# attempt, so a job killed for running out of either gets more the next time.
+# slurm profile sets retries) or a rerun resumes from them.  Memory and run time grow with each
+# failed attempt, so a job killed for running out of either gets more the next time.  A shard
+# longer than the scale's job limit is planned as several jobs of that limit in a row (repro.plan):
+# the scheduler stops each at its limit, it checkpoints on SIGTERM, and the next attempt resumes.
 
 
 rule train:
@@ -30,9 +32,12 @@ rule train:
     # the longest shards start first (expected seconds, from the last measurement: repro.plan)
     priority: lambda wildcards: shard(wildcards).priority
     resources:
-        mem_mb=lambda wildcards, attempt: shard(wildcards).mem_mb * attempt,
-        runtime=lambda wildcards, attempt: shard(wildcards).runtime_min * attempt,
+        mem_mb=lambda wildcards, attempt: shard(wildcards).mem_request(attempt),
+        runtime=lambda wildcards, attempt: shard(wildcards).runtime_request(attempt),
         **GPU_RESOURCES,
+    # None: the profile's retries. A shard planned as several jobs in a row (longer than scale.job_limit_min)
+    # needs that many attempts before any failure: its planned resumptions, plus FAILURE_RETRIES.
+    retries: PLANNED_RETRIES
     conda:
         "../../environment.yml"
     shell:

@@ -34,6 +34,10 @@ class Shard:
 
     keys: tuple[str, ...]
     point: Mapping[str, Any] = field(default_factory=dict)  # e.g. {"n_train": 2000, "noise": 0.15}
+    # The job's training FLOPs, where the experiment can count them (e.g. a ResNet width sweep). The plan turns it
+    # into a run time (scale.device_tflops) for a shard never measured, so that a long job asks a cluster for
+    # enough time and is planned to resume across allocations when it needs more than one (scale.job_limit_min).
+    flops: float | None = None
 
 
 def section_keys(exp_cfg, section: str = "", exclude: tuple[str, ...] = ()) -> tuple[str, ...]:

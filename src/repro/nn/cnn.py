@@ -46,6 +46,17 @@ class CNN5(nn.Module):
 MODELS = {"cnn5": CNN5}
 
 
+def forward_macs(k: int, size: int = 32, num_classes: int = 10, in_channels: int = 3) -> int:
+    """Multiply-accumulates of one image's forward pass through the convolutions and the linear layer (as
+    `repro.nn.resnet.forward_macs`): each conv runs at the resolution its input has, before its own pool."""
+    macs, c_in, side = 0, in_channels, size
+    for i, pool in enumerate(POOLS):
+        c_out = k * 2**i
+        macs += side * side * 9 * c_in * c_out
+        side, c_in = side // pool, c_out
+    return macs + c_in * num_classes
+
+
 def make(name: str, k: int, *, num_classes: int = 10, seed: int | None = None) -> nn.Module:
     """The CNN `name` of width `k`. With `seed`, the initial weights depend on that seed only (the
     global torch RNG is left as it was)."""

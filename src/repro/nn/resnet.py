@@ -60,6 +60,23 @@ class PreActResNet(nn.Module):
 MODELS = {"resnet18": (2, 2, 2, 2)}
 
 
+def forward_macs(k: int, blocks: tuple[int, ...] = MODELS["resnet18"], size: int = 32, num_classes: int = 10,
+                 in_channels: int = 3) -> int:
+    """Multiply-accumulates of one image's forward pass through the convolutions and the linear layer (BatchNorm,
+    ReLU and the pool are a few per activation and left out), counted from the architecture without building it:
+    the plan estimates job run times from it without importing torch."""
+    macs = size * size * 9 * in_channels * k  # the stem
+    c_in = k
+    for i, n in enumerate(blocks):
+        c_out, side = k * 2**i, size // 2**i
+        for j in range(n):
+            macs += side * side * 9 * (c_in * c_out + c_out * c_out)  # conv1 (strided into `side`) and conv2
+            if c_in != c_out or (i > 0 and j == 0):
+                macs += side * side * c_in * c_out  # the 1x1 shortcut
+            c_in = c_out
+    return macs + c_in * num_classes
+
+
 def make(name: str, k: int, *, num_classes: int = 10, seed: int | None = None) -> nn.Module:
     """A pre-activation ResNet `name` of width `k` (k=64: standard). With `seed`, the initial weights
     depend on that seed only (the global torch RNG is left as it was)."""

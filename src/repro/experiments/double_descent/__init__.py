@@ -83,26 +83,51 @@ class MLPConfig:
 
 
 @dataclass
+class SGDSchedule:
+    """Nakkiran et al.'s SGD: learning rate lr / sqrt(1 + floor(t / decay_every)) at step t, no momentum, no
+    weight decay, for `steps` steps (conf/experiment/double_descent.yaml cites the sources)."""
+
+    lr: float = MISSING
+    decay_every: int = MISSING
+    steps: int = MISSING
+
+    def __post_init__(self) -> None:
+        positive("experiment.image.sgd.lr", self.lr)
+        positive("experiment.image.sgd.decay_every", self.decay_every)
+        positive("experiment.image.sgd.steps", self.steps)
+
+    def lr_at(self, step: int) -> float:
+        """The learning rate of the update after `step` updates."""
+        return self.lr / (1 + step // self.decay_every) ** 0.5
+
+
+@dataclass
 class ImageConfig:
     """Nakkiran et al. 2019, Figs. 1 and 4: pre-activation ResNet18 and a 5-layer CNN with widths
-    [k, 2k, 4k, 8k] on CIFAR-10; Adam lr 1e-4, 4k epochs, batch 128, random crop (pad 4) + flip."""
+    [k, 2k, 4k, 8k] on CIFAR-10, batch 128, random crop (pad 4) + flip; per architecture either Adam (lr 1e-4,
+    4k epochs) or SGD with the inverse-square-root schedule (`SGDSchedule`)."""
 
     enabled: bool = MISSING
     archs: list[str] = field(default=MISSING)
+    optimizer: dict[str, str] = field(default=MISSING)  # arch -> "adam" (lr, epochs) or "sgd" (the sgd schedule)
     k_groups: list[list[int]] = field(default=MISSING)
     noise: list[float] = field(default=MISSING)
     epochs: int = MISSING
     batch_size: int = MISSING
-    lr: float = MISSING
+    lr: float = MISSING  # Adam's
+    sgd: SGDSchedule = MISSING
     subset: int | None = MISSING  # use only the first `subset` training images (tests); null: all
     max_steps: int | None = MISSING  # stop each model after this many steps (tests); null: no cap
     n_records: int = MISSING
-    seeds: int = MISSING  # one job per (arch, width group, noise, seed): seeds 0 .. seeds-1
+    seeds: int = MISSING  # one job per (arch, width group, noise, seed): seeds first_seed .. + seeds-1
 
     def __post_init__(self) -> None:
         positive("experiment.image.seeds", self.seeds)
         for a in self.archs:
             one_of("experiment.image.archs[]", a, ("resnet18", "cnn5"))
+            if a not in self.optimizer:
+                raise ConfigError(f"experiment.image.optimizer has no entry for {a!r}; give one of: adam, sgd")
+            one_of(f"experiment.image.optimizer.{a}", self.optimizer[a], ("adam", "sgd"))
         for group in self.k_groups:
             for k in group:
                 positive("experiment.image.k_groups[][]", k)
@@ -158,10 +183,28 @@ def shards(exp: Config) -> dict[str, Shard]:
         for arch in exp.image.archs:
             for group in exp.image.k_groups:
                 for p in exp.image.noise:
-                    for s in range(exp.image.seeds):
+                    for s in range(exp.first_seed, exp.first_seed + exp.image.seeds):  # fresh seeds, as the MLP's
                         out[image_shard(arch, group, p, s)] = Shard(image_keys, {"arch": arch, "k": group,
-                                                                                 "noise": p, "seed": s})
+                                                                                 "noise": p, "seed": s},
+                                                                    flops=image_flops(exp.image, arch, group))
     return out
+
+
+CIFAR10_TRAIN = 50_000
+
+
+def image_flops(c: ImageConfig, arch: str, ks: list[int]) -> float:
+    """Training FLOPs of one image shard: 2 per multiply-accumulate, 3 passes' worth per training image (forward,
+    and a backward of about twice its cost), for every image its optimizer sees. The evaluations at the records
+    (forward passes over 60,000 images, n_records times) add under 1% at the paper's settings and are left out."""
+    from repro.nn import cnn, resnet
+
+    macs = resnet.forward_macs if arch == "resnet18" else cnn.forward_macs
+    n = c.subset or CIFAR10_TRAIN
+    steps = c.sgd.steps if c.optimizer[arch] == "sgd" else c.epochs * max(1, n // c.batch_size)
+    if c.max_steps is not None:
+        steps = min(steps, c.max_steps)
+    return 6.0 * sum(macs(k) for k in ks) * steps * min(c.batch_size, n)
 
 
 def shard_seeds(exp: Config, shard: str, seeds: list[int]) -> list[int]:
@@ -255,8 +298,12 @@ def protocol(cfg) -> list[dict]:
                                 f"epochs, {e.mlp.n_test} test"},
     ]
     if e.image.enabled:
-        rows.append({"key": "image", "value": f"{e.image.archs} on CIFAR-10, k groups {e.image.k_groups}, noise "
-                                              f"{e.image.noise}, Adam lr {e.image.lr:g}, {e.image.epochs} epochs, "
-                                              f"batch {e.image.batch_size}, crop+flip augmentation"})
+        c = e.image
+        optimizers = {"adam": f"Adam lr {c.lr:g} for {c.epochs} epochs",
+                      "sgd": f"SGD lr {c.sgd.lr:g}/√(1 + ⌊t/{c.sgd.decay_every}⌋) at step t, no momentum, for "
+                             f"{c.sgd.steps} steps"}
+        by_arch = "; ".join(f"{a}: {optimizers[c.optimizer[a]]}" for a in c.archs)
+        rows.append({"key": "image", "value": f"{c.archs} on CIFAR-10, k groups {c.k_groups}, noise {c.noise}, "
+                                              f"{by_arch}; batch {c.batch_size}, crop+flip augmentation"})
     rows.append({"key": "seeds", "value": str(len(cfg.seeds))})
     return rows

@@ -12,7 +12,7 @@ import torch
 from repro.data import DataRef, load
 from repro.data.augment import normalize, random_crop_flip
 from repro.experiments.double_descent.sweep import noisy_labels, record_epochs
-from repro.train import adam, train
+from repro.train import adam, sgd, train
 
 
 def _models(arch: str):
@@ -37,7 +37,8 @@ def run_image(ctx) -> pd.DataFrame:
     xt, yt = normalize(torch.tensor(d["x_test"], device=ctx.device)), torch.tensor(d["y_test"], device=ctx.device)
     n = len(x)
     steps_per_epoch = max(1, n // c.batch_size)
-    total = c.epochs * steps_per_epoch if c.max_steps is None else min(c.max_steps, c.epochs * steps_per_epoch)
+    total = c.sgd.steps if c.optimizer[arch] == "sgd" else c.epochs * steps_per_epoch
+    total = total if c.max_steps is None else min(c.max_steps, total)
     rows = []
     ctx.keep("rows", rows)
     for k in ks:
@@ -47,9 +48,12 @@ def run_image(ctx) -> pd.DataFrame:
 
 def fit_one(ctx, arch: str, k: int, noise: float, seed: int, x, y, xt, yt, total: int,
             steps_per_epoch: int) -> list[dict]:
-    """Train one model of width k with Adam on augmented minibatches, recording train and test error."""
+    """Train one model of width k on augmented minibatches (Adam, or SGD on Nakkiran et al.'s inverse-square-root
+    schedule), recording train and test error."""
     c = ctx.exp.image
     n = len(x)
+    uses_sgd = c.optimizer[arch] == "sgd"
+    epochs = -(-c.sgd.steps // steps_per_epoch) if uses_sgd else c.epochs
     model = _models(arch)(arch, k, seed=seed).to(ctx.device)
     gen = torch.Generator(device=ctx.device).manual_seed(1_000_003 * seed + 17)
     state = {"step": 0, "perm": None}
@@ -70,13 +74,24 @@ def fit_one(ctx, arch: str, k: int, noise: float, seed: int, x, y, xt, yt, total
     def record(step: int) -> None:
         model.eval()
         errors = {"train_error": _error(model, normalize(x), y), "test_error": _error(model, xt, yt)}
-        epoch = step // steps_per_epoch if step < total else c.epochs
+        epoch = step // steps_per_epoch if step < total else epochs
         for metric, v in errors.items():
             rows.append({"arch": arch, "k": k, "noise": noise, "seed": seed, "step": epoch, "metric": metric,
                          "value": v})
 
-    wanted = {min(e * steps_per_epoch, total) for e in record_epochs(c.epochs, c.n_records)} | {total}
-    train(model.parameters(), losses, steps=total, optimizer=adam(c.lr),
+    opt_ref = []
+
+    def make_optimizer(params):
+        opt_ref.append(sgd(c.sgd.lr_at(state["step"]))(params) if uses_sgd else adam(c.lr)(params))
+        return opt_ref[-1]
+
+    def after_step() -> None:
+        if uses_sgd:  # the rate of the next update; a resumed run restores it with the optimizer's state
+            for g in opt_ref[-1].param_groups:
+                g["lr"] = c.sgd.lr_at(state["step"])
+
+    wanted = {min(e * steps_per_epoch, total) for e in record_epochs(epochs, c.n_records)} | {total}
+    train(model.parameters(), losses, steps=total, optimizer=make_optimizer, after_step=after_step,
           record=record, record_steps=sorted(wanted), label=ctx.label(f"k={k}"),
           model_names=[f"{arch} k={k} seed{seed}"])
     return rows
