@@ -247,6 +247,40 @@ def test_every_lt_verdict_reports_the_censored_fraction():
     assert out["measured"].startswith("n/a; censored early stops") and out["measured"].endswith(": 5 of 10 (50%)")
 
 
+@pytest.mark.parametrize("cid,arm", [("LT1", "dense"), ("LT2", "reinit"), ("LT3", "random"), ("LT5", "rewind")])
+def test_accuracy_claims_are_inconclusive_when_what_they_read_is_censored(cid, arm):
+    """Issue 15: an arm stopped at the last recorded iteration is read before its validation minimum (the
+    controls, slower, most of all), so its accuracy is not the paper's. Censored points the rule reads: inconclusive
+    with what would test it; censored points elsewhere: the verdict stands."""
+    failing = {(7, "reset"): 0.70, (8, "reset"): 0.70} if cid == "LT5" else {}  # LT5's premise
+    acc = good_acc(failing)
+    cut = {key: 1000 for key in acc if key[1] == arm}
+    base = claim(cid).evaluate(lt_table(acc), None)
+    assert base["status"] == "reproduced" and base["preconditions"][-1]["holds"] is True
+    out = claim(cid).evaluate(lt_table(acc, es_iter=cut), None)
+    assert out["status"] == "inconclusive" and out["preconditions"][-1]["holds"] is False
+    assert f"{arm} " in out["preconditions"][-1]["measured"] and "experiment.imp.iterations" in out["would_test_it"]
+    elsewhere = {(0, "dense"): 1000} if cid in ("LT2", "LT3") else {(14, "random"): 1000}
+    assert claim(cid).evaluate(lt_table(acc, es_iter=elsewhere), None)["status"] == "reproduced"
+    # not reproduced stays a possible verdict when the points are measured
+    worse = good_acc(failing | ({(8, "reset"): 0.70} if cid == "LT1" else {(14, "reinit"): 0.81} if cid == "LT2"
+                                else {(8, "random"): 0.812} if cid == "LT3" else {(7, "rewind"): 0.72}))
+    assert claim(cid).evaluate(lt_table(worse), None)["status"] == "not reproduced"
+
+
+def test_the_censoring_precondition_counts_fewer_than_20_percent():
+    """LT2 reads reset and reinit at the levels with P_m ≤ 10%, every seed; 1 censored point of those holds."""
+    es = ltc.early_stops(lt_table(good_acc()))
+    n = len(ltc.accuracy_points(es, "LT2"))
+    low = [lvl for lvl, pm in PMS.items() if lvl and pm <= 10]
+    one = lt_table(good_acc(), es_iter={(low[0], "reinit"): [1000, 500, 500, 500, 500]})
+    assert ltc.accuracies_uncensored("LT2")(one, None).holds is True
+    k = -(-n // 5)  # ceil(20%): not fewer than 20%
+    stops = {(lvl, "reinit"): [1000] * min(5, k - 5 * i) + [500] * (5 - min(5, k - 5 * i))
+             for i, lvl in enumerate(low) if k - 5 * i > 0}
+    assert ltc.accuracies_uncensored("LT2")(lt_table(good_acc(), es_iter=stops), None).holds is False
+
+
 def test_lt5_three_verdicts():
     """Rule version 3: resetting fails at two or more levels with P_m ≥ 10% and rewinding beats resetting beyond its
     interval at each, else inconclusive; then rewind − dense decides."""
@@ -329,7 +363,12 @@ def test_revised_claims_log_their_history():
     for cid in ("LT1", "LT2", "LT3", "LT5"):
         assert "95% percentile bootstrap interval" in claim(cid).rule and "paired" in claim(cid).history[0].reason
     assert [p.text[:26] for p in claim("LT4").preconditions] == ["fewer than 20% of the earl"]
-    assert [c.version for c in ltc.CLAIMS] == [3, 2, 2, 3, 3]
+    assert [c.version for c in ltc.CLAIMS] == [4, 3, 3, 3, 4]
+    for cid in ("LT1", "LT2", "LT3", "LT5"):  # issue 15: the censoring precondition; the rule text is unchanged
+        rev = claim(cid).history[-1]
+        assert rev.old_rule == ltc.RULE_BEFORE_CENSORING[cid] == claim(cid).rule
+        assert rev.old_verdict == ltc.OLD_VERDICT_CENSORED[cid] and "first_seed 400" in rev.reason
+        assert [p.text[:26] for p in claim(cid).preconditions] == ["fewer than 20% of the earl"]
     for cid in ("LT1", "LT4", "LT5"):  # issue 15: version 2's rule and verdict (seeds 100-104), then version 3
         rev = claim(cid).history[1]
         assert rev.old_rule == ltc.RULE_V2[cid] != claim(cid).rule and "first_seed 300" in rev.reason

@@ -279,6 +279,52 @@ def check_lt5(table: pd.DataFrame, cfg) -> Verdict:
     return _checked(table, cfg, "LT5", _lt5)
 
 
+# What each accuracy claim reads: (the P_m range of its levels, the arms it compares there, whether it reads the
+# dense network too). Its precondition counts the censored early stops among exactly these.
+ACCURACY_READS = {
+    "LT1": ((LT1_MIN_PM, LT1_MAX_PM), ("reset",), True),
+    "LT2": ((0.0, LT2_MAX_PM), ("reset", "reinit"), False),
+    "LT3": ((0.0, LT3_MAX_PM), ("reset", "random"), False),
+    "LT5": ((LT5_MIN_PM, 100.0), ("reset", "rewind"), True),
+}
+
+
+def accuracy_points(es: pd.DataFrame, claim: str) -> pd.DataFrame:
+    """The early stops (level × arm × seed) whose accuracies `claim` compares."""
+    (lo, hi), arms, dense = ACCURACY_READS[claim]
+    levels = _levels(es)
+    chosen = levels[(levels >= lo) & (levels <= hi)].index
+    pts = es[es["level"].isin(chosen) & es["arm"].isin(arms)]
+    if dense:
+        pts = pd.concat([pts, es[(es["level"] == 0) & (es["arm"] == "dense")]])
+    if pts.empty:
+        raise MissingData(f"no early stops of {', '.join(arms)} at {lo:g}% ≤ P_m ≤ {hi:g}%")
+    return pts
+
+
+def accuracies_uncensored(claim: str):
+    """The precondition check of an accuracy claim: fewer than CENSORED_MAX of the early stops it reads sit at the
+    last recorded iteration."""
+    def check(table: pd.DataFrame, cfg) -> Holds:
+        pts = accuracy_points(early_stops(network_rows(table, cfg, claim)), claim)
+        k, n = int(pts["censored"].sum()), len(pts)
+        by_arm = ", ".join(f"{arm} {int(c.sum())} of {len(c)}" for arm, c in pts.groupby("arm")["censored"])
+        return Holds(k < CENSORED_MAX * n, f"{k} of {n} early stops the rule reads ({k / n:.0%}) sit at the last "
+                                           f"recorded iteration ({pts['last'].max():.0f}): {by_arm}")
+    return check
+
+
+def accuracies_uncensored_precondition(claim: str) -> Precondition:
+    return Precondition(
+        f"fewer than {CENSORED_MAX:.0%} of the early stops the rule reads (every arm it compares, at every level it "
+        "reads, every seed) sit at the last recorded iteration: such an arm's accuracy is read before its validation "
+        "minimum, and the arms that learn more slowly (the controls, the sparser networks) are cut short more often, "
+        "which biases the paired difference toward the faster arm",
+        accuracies_uncensored(claim),
+        "train every level until the validation loss has passed its minimum: more iterations per level "
+        "(experiment.imp.iterations; Frankle & Carbin train LeNet-300-100 for 50K iterations, scale=paper)")
+
+
 def _lt5(es: pd.DataFrame) -> Verdict:
     levels = _levels(es)
     moderate = levels[levels >= LT5_MIN_PM]
@@ -374,8 +420,90 @@ OLD_VERDICT_V2 = {
             "(reset − dense -0.021 [95% CI -0.025, -0.015; median of 5 paired seed differences]); censored early "
             "stops (at the last recorded iteration), all arms × levels × seeds: 250 of 305 (82%)"),
 }
+
+# The verdicts of rule version 3 (LT1, LT5) and 2 (LT2, LT3) at laptop scale, seeds 300-304, before the censoring
+# precondition (results/laptop/lottery_ticket/claims.json of that run, the code of commit 3463f6c).
+OLD_VERDICT_CENSORED = {
+    'LT1': (
+        'reproduced: ticket − dense test accuracy at early stopping, per seed: 17.6%: +0.003 [95% CI +0.000, '
+        '+0.021; median of 5 paired seed differences]; 14.2%: +0.004 [95% CI -0.005, +0.012; median of 5 '
+        'paired seed differences]; 11.5%: -0.011 [95% CI -0.029, +0.002; median of 5 paired seed differences]'
+        ' (dense median 0.661); smallest P_m whose interval does not lie below 0: 11.5%; censored early stops'
+        ' (at the last recorded iteration), all arms × levels × seeds: 222 of 305 (73%); LT4 probe: 0 of 10 '
+        '(0%)'),
+    'LT2': (
+        'reproduced: ticket − reinit test accuracy at early stopping, per seed: 9.3%: +0.145 [95% CI +0.135, '
+        '+0.162; median of 5 paired seed differences]; 7.6%: +0.136 [95% CI +0.116, +0.154; median of 5 '
+        'paired seed differences]; 6.1%: +0.122 [95% CI +0.117, +0.135; median of 5 paired seed differences];'
+        ' 5.0%: +0.127 [95% CI +0.115, +0.151; median of 5 paired seed differences]; 4.1%: +0.116 [95% CI '
+        '+0.100, +0.132; median of 5 paired seed differences]; censored early stops (at the last recorded '
+        'iteration), all arms × levels × seeds: 222 of 305 (73%); LT4 probe: 0 of 10 (0%)'),
+    'LT3': (
+        'reproduced: ticket − random test accuracy at early stopping, per seed: 17.6%: +0.148 [95% CI +0.140,'
+        ' +0.163; median of 5 paired seed differences]; 14.2%: +0.157 [95% CI +0.131, +0.176; median of 5 '
+        'paired seed differences]; 11.5%: +0.162 [95% CI +0.141, +0.166; median of 5 paired seed '
+        'differences]; 9.3%: +0.161 [95% CI +0.143, +0.167; median of 5 paired seed differences]; 7.6%: '
+        '+0.150 [95% CI +0.148, +0.158; median of 5 paired seed differences]; 6.1%: +0.154 [95% CI +0.143, '
+        '+0.162; median of 5 paired seed differences]; 5.0%: +0.149 [95% CI +0.143, +0.161; median of 5 '
+        'paired seed differences]; 4.1%: +0.153 [95% CI +0.128, +0.166; median of 5 paired seed differences];'
+        ' censored early stops (at the last recorded iteration), all arms × levels × seeds: 222 of 305 (73%);'
+        ' LT4 probe: 0 of 10 (0%)'),
+    'LT5': (
+        'inconclusive: resetting fails (reset − dense below 0) at 0 of 10 levels with P_m ≥ 10%; rewinding '
+        'beats resetting at 0 of them; censored early stops (at the last recorded iteration), all arms × '
+        'levels × seeds: 222 of 305 (73%); LT4 probe: 0 of 10 (0%)'),
+}
+# The rules the censoring revision leaves unchanged (only their precondition is new), verbatim.
+RULE_BEFORE_CENSORING = {
+    'LT1': (
+        'At every level with 10% ≤ P_m ≤ 20%, the paired interval of ticket − dense (the dense network of the'
+        ' same seed) does not lie below 0; ≥ 3 seeds. Here “the paired interval” is the 95% percentile '
+        'bootstrap interval (scipy.stats.bootstrap) of the median per-seed difference of test accuracy at '
+        "each arm's early-stopping iteration."),
+    'LT2': (
+        'At every level with P_m ≤ 10%, the paired interval of ticket − reinit lies above 0; ≥ 3 seeds. Here '
+        '“the paired interval” is the 95% percentile bootstrap interval (scipy.stats.bootstrap) of the median'
+        " per-seed difference of test accuracy at each arm's early-stopping iteration."),
+    'LT3': (
+        'At every level with P_m ≤ 20%, the paired interval of ticket − random-mask lies above 0; ≥ 3 seeds. '
+        'Here “the paired interval” is the 95% percentile bootstrap interval (scipy.stats.bootstrap) of the '
+        "median per-seed difference of test accuracy at each arm's early-stopping iteration."),
+    'LT5': (
+        'Resetting fails where, at a level with P_m ≥ 10%, the paired interval of reset − dense lies below 0.'
+        ' The premise is that resetting fails at 2 or more levels and that at each of them rewinding beats '
+        'resetting (the paired interval of rewind − reset lies above 0); otherwise inconclusive. Given the '
+        'premise: reproduced when at every such level the paired interval of rewind − dense does not lie '
+        'below 0, else not reproduced. The rewind arm trains from iteration j to T, as open_lth does; ≥ 3 '
+        'seeds. Here “the paired interval” is the 95% percentile bootstrap interval (scipy.stats.bootstrap) '
+        "of the median per-seed difference of test accuracy at each arm's early-stopping iteration. Frankle "
+        'et al. 2020 expect resetting to work for small networks, so inconclusive or not reproduced may be '
+        'the right outcome for the laptop MLP.'),
+}
 REVISED_V3 = "2026-12-04"
 FRESH_V3 = "Judged on the fresh seed block from 300 (first_seed 300)."
+CENSORING_REASON = (
+    "Precondition added: the early stops the rule reads must not be censored (issue 15, “the controls are penalised by "
+    "the budget”). Frankle & Carbin compare each network's test accuracy at its early-stopping iteration, the "
+    "iteration of minimum validation loss, and train LeNet-300-100 for 50K iterations, past it. An early stop at the "
+    "last recorded iteration means the minimum was not reached: the accuracy read there is taken before the arm's "
+    "early-stopping point, not at it. The arms that learn more slowly (the reinitialised and random-mask controls, "
+    "and every arm as the network gets sparser) are cut short the most, so a difference of such accuracies is biased "
+    "toward the faster arm, here the ticket, and a pass can come from the budget rather than the claim. The rule "
+    "itself is unchanged; when the precondition fails the verdict is inconclusive with what would test it. The "
+    f"{CENSORED_MAX:.0%} bound is LT4's (issue 11). ")
+CHAIN_REASON = (
+    "With it, the laptop chain trains 3000 iterations per level instead of 1000 (the protocol's 50K is out of a "
+    "laptop's reach): a pilot on seeds 900-904, never judged, put the validation minimum of the dense network and of "
+    "the tickets down to P_m ≈ 11% inside 3000 iterations, while 1000 left 73% of all early stops censored. The "
+    "controls at P_m ≤ 20% still bottom out at the last iteration there, so LT2 and LT3 are expected to stay "
+    "inconclusive at laptop scale. ")
+FRESH_CENSORING = "Judged on the fresh seed block from 400 (first_seed 400)."
+
+
+def _censoring_revision(claim: str) -> Revision:
+    return Revision(REVISED_V3, RULE_BEFORE_CENSORING[claim], OLD_VERDICT_CENSORED[claim],
+                    CENSORING_REASON + CHAIN_REASON + FRESH_CENSORING)
+
 
 CLAIMS = [
     Claim("LT1", "Iterative magnitude pruning finds subnetworks (winning tickets) that, reset to their original "
@@ -391,20 +519,26 @@ CLAIMS = [
                             "claim is a range: LeNet-300-100's tickets match the dense network at every P_m from "
                             "100% down to 3.6% (Fig. 3), so the first level at or below 20% tests one point of it; "
                             "each level in the window is now a test, and a miss at any of them is a failure. " +
-                            FRESH_V3))),
+                            FRESH_V3),
+                   _censoring_revision("LT1")),
+          preconditions=(accuracies_uncensored_precondition("LT1"),)),
     Claim("LT2", "At P_m ≤ 10%, winning tickets beat the same mask with a fresh random initialisation.",
           "Frankle & Carbin 2019 (arXiv 1803.03635), Fig. 3/4", check_lt2,
           paper_value="reinitialised networks fall off from P_m = 21.1%",
           rule=f"At every level with P_m ≤ {LT2_MAX_PM:g}%, the paired interval of ticket − reinit lies above 0; "
                f"≥ {MIN_SEEDS} seeds. Here {PAIRED}.",
           history=(Revision(REVISED, OLD_RULE["LT2"], OLD_VERDICT["LT2"],
-                            "Paired statistics (issue 11). " + PAIRING),)),
+                            "Paired statistics (issue 11). " + PAIRING),
+                   _censoring_revision("LT2")),
+          preconditions=(accuracies_uncensored_precondition("LT2"),)),
     Claim("LT3", "Winning tickets beat random pruning at the same sparsity.",
           "Frankle & Carbin 2019 (arXiv 1803.03635), Fig. 4", check_lt3, paper_value="random pruning falls off early",
           rule=f"At every level with P_m ≤ {LT3_MAX_PM:g}%, the paired interval of ticket − random-mask lies above 0; "
                f"≥ {MIN_SEEDS} seeds. Here {PAIRED}.",
           history=(Revision(REVISED, OLD_RULE["LT3"], OLD_VERDICT["LT3"],
-                            "Paired statistics (issue 11). " + PAIRING),)),
+                            "Paired statistics (issue 11). " + PAIRING),
+                   _censoring_revision("LT3")),
+          preconditions=(accuracies_uncensored_precondition("LT3"),)),
     Claim("LT4", "Winning tickets reach their early-stopping iteration earlier than the dense network at moderate "
                  "sparsity.",
           "Frankle & Carbin 2019 (arXiv 1803.03635), Fig. 3", check_lt4, paper_value="38% earlier at P_m = 21%",
@@ -466,5 +600,7 @@ CLAIMS = [
                             "95%, one such level can be chance, and Frankle et al. 2020 find that resetting works "
                             "for small networks (LeNet, Conv-2/4/6: matching from iteration 0, their Fig. 3 and "
                             "Sec. 4), so the premise now needs two or more failing levels and rewinding beating "
-                            "resetting beyond its interval at each, else inconclusive. " + FRESH_V3))),
+                            "resetting beyond its interval at each, else inconclusive. " + FRESH_V3),
+                   _censoring_revision("LT5")),
+          preconditions=(accuracies_uncensored_precondition("LT5"),)),
 ]
