@@ -6,7 +6,6 @@ import hashlib
 import io
 import pickle
 import tarfile
-import urllib.error
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +13,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from repro.data import DataMissing, DataRef, augment, cifar10
+from repro.data import DataMissing, DataRef, augment, cifar10, fetch
 from repro.data import __main__ as data_main
 from repro.data import build as data_build
 from repro.data import load as data_load
@@ -66,7 +65,7 @@ def fake(tmp_path, monkeypatch):
 
 
 def _no_network(*args, **kwargs):
-    raise urllib.error.URLError("no network in tests")
+    raise AssertionError("a download was attempted")
 
 
 # ------------------------------------------------------------------------------------------- data
@@ -74,7 +73,7 @@ def _no_network(*args, **kwargs):
 
 def test_cifar10_builds_from_placed_archive(fake, monkeypatch):
     data_dir, truth = fake
-    monkeypatch.setattr(cifar10.urllib.request, "urlopen", _no_network)  # a placed archive needs no network
+    monkeypatch.setattr(fetch.pooch, "retrieve", _no_network)  # a placed archive needs no network
     ref = DataRef("cifar10", {})
     path = data_build(ref, data_dir)
     assert path == data_dir / "cifar10" / f"{ref.key}.npz"
@@ -106,25 +105,31 @@ def test_cifar10_subset_and_params(fake):
         data_build(DataRef("cifar10", {"subset": 21}), data_dir)
 
 
-def test_cifar10_downloads_when_absent(tmp_path, monkeypatch, capsys):
-    src = tmp_path / "server" / cifar10.FILENAME
-    truth = make_fake_archive(src)
+def test_cifar10_downloads_when_absent(tmp_path, monkeypatch, capsys, file_server):
+    base, root, seen = file_server
+    truth = make_fake_archive(root / cifar10.FILENAME)
     monkeypatch.setattr(cifar10, "MD5", truth["md5"])
-    calls = []
-
-    def fake_urlopen(url, timeout):
-        calls.append((url, timeout))
-        resp = io.BytesIO(src.read_bytes())
-        resp.headers = {"Content-Length": str(src.stat().st_size)}
-        return resp
-
-    monkeypatch.setattr(cifar10.urllib.request, "urlopen", fake_urlopen)
+    monkeypatch.setattr(cifar10, "URL", base + "ok/" + cifar10.FILENAME)
     data_dir = tmp_path / "data"
     d = data_load(DataRef("cifar10", {}), data_dir)
-    assert calls == [(cifar10.URL, cifar10.TIMEOUT_S)]
-    assert (data_dir / "cifar10" / cifar10.FILENAME).read_bytes() == src.read_bytes()
+    assert seen == ["/ok/" + cifar10.FILENAME]
+    assert (data_dir / "cifar10" / cifar10.FILENAME).read_bytes() == (root / cifar10.FILENAME).read_bytes()
     assert "downloading" in capsys.readouterr().out
     np.testing.assert_array_equal(d["y"], truth["y"])
+    data_load(DataRef("cifar10", {"subset": 8}), data_dir)  # the archive is there now: no second download
+    assert len(seen) == 1
+
+
+def test_cifar10_download_of_another_file_is_refused(tmp_path, monkeypatch, file_server):
+    """The mirror serves a file whose MD5 is not the published one: pooch deletes it, nothing is kept."""
+    base, root, _ = file_server
+    make_fake_archive(root / cifar10.FILENAME)
+    monkeypatch.setattr(cifar10, "URL", base + "ok/" + cifar10.FILENAME)
+    data_dir = tmp_path / "data"
+    with pytest.raises(cifar10.ChecksumError, match="c58f30108f718f92721af3b95e74349a"):
+        data_build(DataRef("cifar10", {}), data_dir)
+    folder = data_dir / "cifar10"
+    assert not folder.exists() or not any(folder.iterdir())
 
 
 def test_cifar10_wrong_checksum_is_refused(tmp_path, capsys):
@@ -148,8 +153,8 @@ def test_cifar10_wrong_checksum_is_refused(tmp_path, capsys):
     assert not ref.path(data_dir).exists()
 
 
-def test_cifar10_offline_without_archive(tmp_path, monkeypatch):
-    monkeypatch.setattr(cifar10.urllib.request, "urlopen", _no_network)
+def test_cifar10_offline_without_archive(tmp_path, monkeypatch, closed_port_url):
+    monkeypatch.setattr(cifar10, "URL", closed_port_url + cifar10.FILENAME)
     data_dir = tmp_path / "data"
     ref = DataRef("cifar10", {"subset": 10})
     with pytest.raises(DataMissing) as e:
@@ -157,27 +162,24 @@ def test_cifar10_offline_without_archive(tmp_path, monkeypatch):
     msg = str(e.value)
     assert str(data_dir / "cifar10" / cifar10.FILENAME) in msg
     assert "data/cifar10/cifar-10-python.tar.gz" in msg
-    assert "c58f30108f718f92721af3b95e74349a" in msg and cifar10.URL in msg and "no network" in msg
+    assert "c58f30108f718f92721af3b95e74349a" in msg and cifar10.URL in msg and "ConnectionError" in msg
     assert not ref.path(data_dir).exists()
     folder = data_dir / "cifar10"
     assert not folder.exists() or not any(folder.iterdir())  # no partial download left behind
 
 
-
-def test_cifar10_interrupted_download_leaves_nothing(tmp_path, monkeypatch):
-    class Dropped(io.BytesIO):
-        headers = {"Content-Length": str(cifar10.SIZE)}
-
-        def read(self, n=-1):
-            if self.tell() > 0:
-                raise TimeoutError("read timed out")
-            return super().read(n)
-
-    monkeypatch.setattr(cifar10.urllib.request, "urlopen", lambda url, timeout: Dropped(b"x" * (3 << 20)))
+def test_cifar10_interrupted_download_leaves_nothing(tmp_path, monkeypatch, file_server):
+    """The server announces the whole archive and closes the connection half-way: DataMissing, no file kept."""
+    base, root, seen = file_server
+    truth = make_fake_archive(root / cifar10.FILENAME)
+    monkeypatch.setattr(cifar10, "MD5", truth["md5"])
+    monkeypatch.setattr(cifar10, "URL", base + "drop/" + cifar10.FILENAME)
     data_dir = tmp_path / "data"
-    with pytest.raises(DataMissing, match="TimeoutError: read timed out"):
+    with pytest.raises(DataMissing, match=r"drop/cifar-10-python.tar.gz: \w+Error"):
         data_build(DataRef("cifar10", {}), data_dir)
-    assert list((data_dir / "cifar10").iterdir()) == []  # the partial file was removed
+    assert seen == ["/drop/" + cifar10.FILENAME]
+    folder = data_dir / "cifar10"
+    assert not folder.exists() or not any(folder.iterdir())
 
 
 # ------------------------------------------------------------------------------------------- models

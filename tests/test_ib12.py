@@ -1,4 +1,4 @@
-"""The 12-bit IB dataset generator against the published file (skipped where ../shared is absent)."""
+"""The 12-bit IB dataset generator against the published file (tests/data/var_u.mat, 1 kB, MIT-licensed)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from repro.data import DataRef, build, load
 from repro.data.ib12 import VERTICES, labels, patterns
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "ib" / "var_u.mat"
+REFERENCE = Path(__file__).resolve().parent / "data" / "var_u.mat"  # see tests/data/README.md
 REFERENCE_SHA256 = "0ba9551878a855396a8de0cbaae620788ede1e7b1eb2b8373bbe017d5ea02036"
 
 
@@ -54,7 +54,6 @@ def test_family_builds_the_file(tmp_path):
         build(DataRef("ib12", {"n": 1}), tmp_path)
 
 
-@pytest.mark.skipif(not REFERENCE.exists(), reason="../shared/reference/ib/var_u.mat is absent (a user's clone)")
 def test_generator_matches_the_published_file():
     from scipy.io import loadmat
 

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import io
 import math
 import struct
-import urllib.error
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +13,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from repro.data import DataMissing, DataRef, mnist
+from repro.data import DataMissing, DataRef, fetch, mnist
 from repro.data import __main__ as data_main
 from repro.data import build as data_build
 from repro.data import load as data_load
@@ -67,7 +65,7 @@ def one_thread():
 
 
 def _no_network(*args, **kwargs):
-    raise urllib.error.URLError("no network in tests")
+    raise AssertionError("a download was attempted")
 
 
 # ------------------------------------------------------------------------------------------- data
@@ -85,7 +83,7 @@ def test_md5s_are_torchvisions():
 
 def test_mnist_builds_from_placed_files(fake, monkeypatch):
     data_dir, truth = fake
-    monkeypatch.setattr(mnist.urllib.request, "urlopen", _no_network)  # placed files need no network
+    monkeypatch.setattr(fetch.pooch, "retrieve", _no_network)  # placed files need no network
     ref = DataRef("mnist", {})
     path = data_build(ref, data_dir)
     assert path == data_dir / "mnist" / f"{ref.key}.npz"
@@ -114,29 +112,23 @@ def test_mnist_subset_and_params(fake):
         data_build(DataRef("mnist", {"subset": 8}), data_dir)
 
 
-def test_mnist_downloads_missing_files_with_fallback(tmp_path, monkeypatch, capsys):
-    server = tmp_path / "server"
-    truth = make_fake_files(server)
+def test_mnist_downloads_missing_files_with_fallback(tmp_path, monkeypatch, capsys, file_server):
+    """The primary mirror answers 503 for every file: each missing file comes from the fallback; a placed one is
+    used as it is."""
+    base, root, seen = file_server
+    truth = make_fake_files(root)
     monkeypatch.setattr(mnist, "MD5", truth["md5"])
+    monkeypatch.setattr(mnist, "MIRRORS", (base + "down/", base + "ok/"))
     data_dir = tmp_path / "data"
     folder = data_dir / "mnist"
     folder.mkdir(parents=True)
     placed = mnist.FILES["train_images"]
-    (folder / placed).write_bytes((server / placed).read_bytes())  # one file placed by hand
-    calls = []
-
-    def fake_urlopen(url, timeout):
-        calls.append(url)
-        if url.startswith(mnist.MIRRORS[0]):
-            raise urllib.error.HTTPError(url, 503, "Service Unavailable", {}, None)
-        return io.BytesIO((server / url.rsplit("/", 1)[1]).read_bytes())
-
-    monkeypatch.setattr(mnist.urllib.request, "urlopen", fake_urlopen)
+    (folder / placed).write_bytes((root / placed).read_bytes())  # one file placed by hand
     d = data_load(DataRef("mnist", {}), data_dir)
     others = [n for n in mnist.FILES.values() if n != placed]
-    assert calls == [m + n for n in others for m in mnist.MIRRORS]  # primary first, then the fallback
+    assert seen == [f"/{m}/{n}" for n in others for m in ("down", "ok")]  # primary first, then the fallback
     for n in mnist.FILES.values():
-        assert (folder / n).read_bytes() == (server / n).read_bytes()
+        assert (folder / n).read_bytes() == (root / n).read_bytes()
     assert "downloading" in capsys.readouterr().out
     np.testing.assert_array_equal(d["y"], truth["train_labels"])
 
@@ -162,8 +154,8 @@ def test_mnist_wrong_checksum_is_refused(tmp_path, capsys):
     assert not ref.path(data_dir).exists()
 
 
-def test_mnist_offline_names_the_missing_files(tmp_path, monkeypatch):
-    monkeypatch.setattr(mnist.urllib.request, "urlopen", _no_network)
+def test_mnist_offline_names_the_missing_files(tmp_path, monkeypatch, closed_port_url):
+    monkeypatch.setattr(mnist, "MIRRORS", (closed_port_url + "a/", closed_port_url + "b/"))
     data_dir = tmp_path / "data"
     folder = data_dir / "mnist"
     truth = make_fake_files(tmp_path / "elsewhere")
@@ -179,7 +171,7 @@ def test_mnist_offline_names_the_missing_files(tmp_path, monkeypatch):
     for n in missing:
         assert str(folder / n) in msg and truth["md5"][n] in msg and mnist.MIRRORS[0] + n in msg
     assert present not in msg.split("\n")[0] and str(folder / present) not in msg
-    assert "data/mnist/" in msg and "no network" in msg
+    assert "data/mnist/" in msg and "ConnectionError" in msg
     assert sorted(p.name for p in folder.iterdir()) == [present]  # no partial downloads, no npz
 
 

@@ -94,3 +94,70 @@ def test_minibatch_order_is_per_model_and_covers_each_epoch():
     assert MinibatchOrder(pool, [3], batch_size=4).steps_per_epoch == 2
     with pytest.raises(ValueError, match="exceeds the 10 training samples"):
         MinibatchOrder(pool, [3], batch_size=11)
+
+
+# ---------------------------------------------------------------- live tracking
+
+
+class RecordingTracker:
+    def __init__(self):
+        self.logs: list[tuple[dict, int | None]] = []
+
+    def log(self, metrics: dict, step: int | None = None) -> None:
+        self.logs.append((metrics, step))
+
+    def summary(self, metrics: dict) -> None:
+        pass
+
+
+def test_progress_reaches_the_active_tracker_while_training():
+    """Issue 18: at the progress cadence the loop logs to the shard's tracker, so tracking=online is live."""
+    from repro import tracking
+
+    w = torch.nn.Parameter(torch.tensor([2.0, -1.0]))
+    seen = []
+
+    def losses():
+        seen.append(w.detach().clone() ** 2)
+        return w**2
+
+    rec = RecordingTracker()
+    with tracking.activated(rec):
+        assert tracking.current() is rec
+        train([w], losses, steps=4, optimizer=lambda p: torch.optim.SGD(p, lr=0.1), label="toy",
+              progress_every_s=0.0)
+    assert not isinstance(tracking.current(), RecordingTracker)  # deactivated after the run
+    steps = [m["progress/toy/step"] for m, _ in rec.logs]
+    assert steps == [1, 2, 3, 4] and all(s is None for _, s in rec.logs)  # wandb's own step counter
+    for (m, _), loss in zip(rec.logs, seen):
+        assert m["progress/toy/loss_median"] == pytest.approx(loss.median().item())
+        assert m["progress/toy/loss_max"] == pytest.approx(loss.max().item()) and m["progress/toy/steps_per_s"] > 0
+    train([w], losses, steps=2, optimizer=lambda p: torch.optim.SGD(p, lr=0.1), progress_every_s=0.0)  # no tracker
+
+
+def test_wandb_curves_have_their_own_step_axis():
+    """The tidy curves are logged after training, with steps that restart per training call: they go on their own
+    x-axis (`curves/step`), never as wandb's step, which the live progress records have already advanced."""
+    import pandas as pd
+
+    from repro.run import log_curves
+    from repro.tracking import _Wandb
+
+    class FakeRun:
+        def __init__(self):
+            self.defined, self.logged = [], []
+
+        def define_metric(self, name, step_metric=None):
+            self.defined.append((name, step_metric))
+
+        def log(self, metrics, step=None):
+            self.logged.append((metrics, step))
+
+    run = FakeRun()
+    track = _Wandb(run)
+    assert run.defined == [("curves/*", "curves/step")]
+    table = pd.DataFrame({"seed": [0, 1, 0, 1], "step": [0, 0, 10, 10], "metric": "loss",
+                          "value": [4.0, 2.0, 1.0, 3.0]})
+    log_curves(track, table)
+    assert run.logged == [({"curves/step": 0, "curves/loss/median": 3.0}, None),
+                          ({"curves/step": 10, "curves/loss/median": 2.0}, None)]

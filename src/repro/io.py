@@ -7,7 +7,6 @@ as done.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import platform
@@ -73,15 +72,6 @@ def save_figure(path: str | Path, fig) -> None:
         fig.savefig(tmp, format=path.suffix.lstrip("."), bbox_inches="tight",
                     metadata={"Date": None} if path.suffix == ".svg" else None)
     plt.close(fig)
-
-
-def file_hash(path: str | Path, algorithm: str = "sha256") -> str:
-    """The hex digest of a file, read in blocks (md5 for the datasets' published checksums)."""
-    h = hashlib.new(algorithm)
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 # ---------------------------------------------------------------- provenance

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from repro import checkpoint
+from repro import checkpoint, tracking
 from repro import config as config_mod
 from repro.io import provenance, write_json, write_table, write_text
 from repro.paths import FROZEN_CONFIG, PROVENANCE, TABLE, digest, scratch_dir, shard_dir
@@ -85,7 +85,8 @@ def run_shard(cfg: config_mod.RunConfig, module, shard: str) -> Path:
         enabled=getattr(module, "RESUMABLE", False))
     with tracker(cfg.tracking.mode, project=cfg.tracking.project, directory=cfg.tracking.dir,
                  name=f"{cfg.scale.name}-{cfg.experiment.name}-{shard}",
-                 group=f"{cfg.scale.name}-{cfg.experiment.name}", config=frozen) as track, checkpoint.activated(ck):
+                 group=f"{cfg.scale.name}-{cfg.experiment.name}", config=frozen) as track, \
+            tracking.activated(track), checkpoint.activated(ck):
         table = module.run_shard(ShardContext(cfg, shard, device, track, out, ck.digest, ck))
         wall = time.perf_counter() - t0
         log_curves(track, table)
@@ -107,7 +108,7 @@ def log_curves(track: Tracker, table: pd.DataFrame) -> None:
         return
     medians = table.groupby(["step", "metric"])["value"].median().unstack("metric")
     for step, row in medians.iterrows():
-        track.log({f"{m}/median": v for m, v in row.dropna().items()}, step=int(step))
+        track.log({"curves/step": int(step), **{f"curves/{m}/median": v for m, v in row.dropna().items()}})
 
 
 TIDY_COLUMNS = ("seed", "step", "metric", "value")

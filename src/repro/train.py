@@ -22,7 +22,7 @@ from typing import Callable, Sequence
 
 import torch
 
-from repro import checkpoint
+from repro import checkpoint, tracking
 
 CHECK_EVERY = 50  # steps between two divergence checks (each is one device synchronisation)
 
@@ -61,8 +61,12 @@ class Progress:
         now = self.last = time.perf_counter()
         rate = step / max(now - self.start, 1e-9)
         losses = losses.detach().float()
-        print(f"[{self.label}] step {step}/{self.total}  loss median {losses.median().item():.4g} "
-              f"max {losses.max().item():.4g}  {rate:.0f} steps/s", flush=True)
+        median, worst = losses.median().item(), losses.max().item()
+        print(f"[{self.label}] step {step}/{self.total}  loss median {median:.4g} max {worst:.4g}  {rate:.0f} steps/s",
+              flush=True)
+        key = f"progress/{self.label}"  # live in the shard's tracker (tracking=online shows it while the job runs)
+        tracking.current().log({f"{key}/step": step, f"{key}/loss_median": median, f"{key}/loss_max": worst,
+                                f"{key}/steps_per_s": rate})
 
 
 # ---------------------------------------------------------------- optimizers

@@ -3,9 +3,9 @@
 The files `train-images-idx3-ubyte.gz`, `train-labels-idx1-ubyte.gz`, `t10k-images-idx3-ubyte.gz` and
 `t10k-labels-idx1-ubyte.gz` live beside the built files, at `<data_dir>/mnist/`. Files already placed
 there are used as they are; missing ones are downloaded from the first mirror that answers (yann.lecun.com
-itself no longer serves them reliably). Offline, `build` raises `DataMissing` naming every file still
-missing and where to put it. Each file's MD5 is checked before anything is read from it; a mismatch
-renames the file to `*.bad` and stops.
+itself no longer serves them reliably), through pooch (`repro.data.fetch`). Offline, `build` raises
+`DataMissing` naming every file still missing and where to put it. Each file's MD5 is checked before
+anything is read from it; a placed file that does not match is renamed to `*.bad` and stops the build.
 
 Sources: the file names, the MD5s and the primary mirror are torchvision's `MNIST.resources` and
 `MNIST.mirrors` (`torchvision/datasets/mnist.py` of pytorch/vision, seen via verbatim copies of that class
@@ -23,15 +23,13 @@ The built npz holds `x` uint8 [N, 1, 28, 28], `y` int64 [N], `x_test` uint8 [100
 from __future__ import annotations
 
 import gzip
-import os
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 
-from repro.data import ChecksumError, DataMissing, load_arrays, save_arrays, subset_param, take_subset
-from repro.io import atomic_path, file_hash
+from repro.data import ChecksumError as ChecksumError  # re-exported: a refused file raises it
+from repro.data import DataMissing, load_arrays, save_arrays, subset_param, take_subset
+from repro.data.fetch import Unreachable, fetch
 
 MIRRORS = (
     "https://ossci-datasets.s3.amazonaws.com/mnist/",  # torchvision's MNIST.mirrors
@@ -50,34 +48,7 @@ MD5 = {  # torchvision.datasets.MNIST.resources
     "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
 }
 N_TRAIN, N_TEST = 60_000, 10_000
-TIMEOUT_S = 30
 IDX_UBYTE = 0x08
-
-
-def md5_file(path: str | Path) -> str:
-    return file_hash(path, "md5")
-
-
-def _refuse(path: Path, got: str) -> None:
-    bad = path.with_name(path.name + ".bad")
-    os.replace(path, bad)
-    raise ChecksumError(f"{path} has md5 {got}, expected {MD5[path.name]}; refused and moved to {bad}. "
-                        f"Delete it and fetch {path.name} again from {MIRRORS[0]}{path.name}.")
-
-
-def _verify(path: Path) -> None:
-    got = md5_file(path)
-    if got != MD5[path.name]:
-        _refuse(path, got)
-
-
-def _download(url: str, dest: Path, timeout: float = TIMEOUT_S) -> None:
-    """Download `url` to `dest` atomically (a failure leaves no file); network errors propagate."""
-    print(f"downloading {url} -> {dest}", flush=True)
-    with urllib.request.urlopen(url, timeout=timeout) as resp, atomic_path(dest) as tmp:
-        with open(tmp, "wb") as f:
-            while block := resp.read(1 << 20):
-                f.write(block)
 
 
 def _missing_message(folder: Path, missing: dict[str, list[str]]) -> str:
@@ -91,26 +62,16 @@ def _missing_message(folder: Path, missing: dict[str, list[str]]) -> str:
 
 def fetch_files(folder: Path) -> dict[str, Path]:
     """The four verified files in `folder` (role -> path): placed ones used, missing ones downloaded from
-    the first mirror that answers. A checksum mismatch raises ChecksumError; files that cannot be had
-    raise DataMissing naming all of them."""
+    the first mirror that answers (`repro.data.fetch`). A checksum mismatch raises ChecksumError; files that
+    cannot be had raise DataMissing naming all of them."""
     folder = Path(folder)
     paths = {role: folder / name for role, name in FILES.items()}
     missing: dict[str, list[str]] = {}
     for path in paths.values():
-        if path.exists():
-            _verify(path)
-            continue
-        errors = []
-        for mirror in MIRRORS:
-            try:
-                _download(mirror + path.name, path)
-                break
-            except (urllib.error.URLError, OSError) as e:  # URLError, HTTPError, timeouts, resets
-                errors.append(f"{mirror}: {type(e).__name__}: {e}")
-        if path.exists():
-            _verify(path)
-        else:
-            missing[path.name] = errors
+        try:
+            fetch(folder, path.name, MD5[path.name], [m + path.name for m in MIRRORS])
+        except Unreachable as e:
+            missing[path.name] = e.errors
     if missing:
         raise DataMissing(_missing_message(folder, missing))
     return paths
