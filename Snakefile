@@ -47,6 +47,6 @@ localrules:
 
 
 rule all:
+    default_target: True
     input:
         str(paths.report_page(SCALE)),
-    default_target: True

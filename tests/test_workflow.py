@@ -99,6 +99,18 @@ def test_snakemake_report_zip(smoke_run):
     proc = snakemake(smoke_run, *SMOKE, "--report", "reports/smoke/snakemake.zip")
     assert proc.returncode == 0, output_of(proc)[-4000:]
     assert (smoke_run / "reports/smoke/snakemake.zip").stat().st_size > 0
+    # every figure carries its own caption (the aggregate's figures/captions.json) in its labels, not only the
+    # shared caption text; read from Snakemake's own page, not from the repro page embedded in the zip
+    import json
+    import re
+    import zipfile
+
+    captions = json.loads((smoke_run / "results/smoke/f_principle/figures/captions.json").read_text())["captions"]
+    with zipfile.ZipFile(smoke_run / "reports/smoke/snakemake.zip") as z:
+        page = z.read(next(n for n in z.namelist() if n.endswith("/report.html"))).decode()
+    labels = [json.loads(m) for m in re.findall(r'"labels": (\{[^{}]*\})', page)]
+    shown = {lab["figure"]: lab.get("caption") for lab in labels if "figure" in lab}
+    assert shown == captions and all(shown.values())
 
 
 def test_rerun_has_nothing_to_do(smoke_run):

@@ -17,15 +17,15 @@ rule aggregate:
             caption="../report/figure.rst",
             category="{experiment}",
             subcategory="Figures",
-            labels={"experiment": "{experiment}", "figure": "{name}"},
+            labels=figure_labels,
         ),
-    params:
-        digest=lambda wildcards: EXPERIMENT_DIGEST[wildcards.experiment],
-        benchmarks=lambda wildcards, input: os.path.dirname(input.benchmarks[0]),
     log:
         f"{EXPERIMENT_DIR}/{paths.LOGS_DIR}/aggregate.log",
     conda:
         "../../environment.yml"
+    params:
+        digest=lambda wildcards: EXPERIMENT_DIGEST[wildcards.experiment],
+        benchmarks=lambda wildcards, input: os.path.dirname(input.benchmarks[0]),
     shell:
         "python -m repro.aggregate --scale {wildcards.scale} --experiment {wildcards.experiment}"
         " --benchmarks {params.benchmarks} > {log} 2>&1"

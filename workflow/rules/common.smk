@@ -51,10 +51,12 @@ def _experiments(value):
 def _experiment_digest(experiment, scale):
     """Digest of an experiment's whole config at a scale: what its aggregate and figures depend on."""
     cfg = repro_config.compose([f"experiment={experiment}", f"scale={scale}"])
-    return repro_digest({
-        "experiment": repro_config.to_dict_part(cfg.experiment),
-        "scale": repro_config.to_dict_part(cfg.scale),
-    })
+    return repro_digest(
+        {
+            "experiment": repro_config.to_dict_part(cfg.experiment),
+            "scale": repro_config.to_dict_part(cfg.scale),
+        }
+    )
 
 
 SCALE = config["scale"]
@@ -73,6 +75,8 @@ def plan_summary(cores):
     from repro.plan import summary
 
     return summary(list(SHARDS.values()), int(cores or 1))
+
+
 # Retries of the shard rule: None leaves them to the profile (slurm: 2, for failures). A shard planned as several
 # jobs in a row (repro.plan.job_plan) needs allocations - 1 retries to finish, plus as many for failures.
 FAILURE_RETRIES = 2
@@ -112,3 +116,16 @@ def shard_outputs(experiment, name=paths.TABLE):
 def shard_benchmarks(experiment):
     d = paths.experiment_dir(SCALE, experiment) / paths.BENCHMARKS_DIR
     return [str(d / f"{s.name}.tsv") for s in PLAN[experiment]]
+
+
+def figure_labels(wildcards):
+    """The labels of one figure in Snakemake's report, read when the report is built (the aggregate has written
+    figures/captions.json by then): the experiment, the figure's name and its own caption."""
+    import json
+
+    path = paths.experiment_dir(wildcards.scale, wildcards.experiment) / paths.FIGURES_DIR / paths.CAPTIONS_JSON
+    try:
+        caption = json.loads(path.read_text())["captions"].get(wildcards.name, "")
+    except (OSError, ValueError, KeyError):
+        caption = ""
+    return {"experiment": wildcards.experiment, "figure": wildcards.name, "caption": caption}

@@ -5,11 +5,11 @@
 rule data:
     output:
         "data/{family}/{key}.npz",
-    params:
-        spec=lambda wildcards, output: DATA[output[0]][1],
     log:
         "data/logs/{family}/{key}.log",
     conda:
         "../../environment.yml"
+    params:
+        spec=lambda wildcards, output: DATA[output[0]][1],
     shell:
         "python -m repro.data {wildcards.family} {params.spec:q} {output} > {log} 2>&1"

@@ -15,12 +15,12 @@ rule report:
             category="Report",
             labels={"scale": "{scale}", "page": "index.html"},
         ),
-    params:
-        experiments=" ".join(EXPERIMENTS),
     log:
         f"{paths.RESULTS}/{{scale}}/{paths.LOGS_DIR}/report.log",
     conda:
         "../../environment.yml"
+    params:
+        experiments=" ".join(EXPERIMENTS),
     shell:
         "python -m repro.report --scale {wildcards.scale} --experiments {params.experiments}"
         " --out {output.html} > {log} 2>&1"
@@ -29,13 +29,13 @@ rule report:
 # Optional, never part of `all`: upload the offline wandb runs from a machine with network access
 # (a login node): `snakemake sync_wandb`.  It runs where snakemake runs, never as a cluster job.
 rule sync_wandb:
-    localrule: True
-    params:
-        directory=".wandb",  # tracking.dir (conf/tracking/*.yaml)
     log:
         ".wandb/sync.log",
+    localrule: True
     conda:
         "../../environment.yml"
+    params:
+        directory=".wandb",  # tracking.dir (conf/tracking/*.yaml)
     shell:
         "(if ls -d {params.directory}/wandb/offline-run-* > /dev/null 2>&1; then"
         " wandb sync {params.directory}/wandb/offline-run-*;"

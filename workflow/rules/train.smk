@@ -22,24 +22,24 @@ rule train:
         table=f"{SHARD_DIR}/{paths.TABLE}",
         config=f"{SHARD_DIR}/{paths.FROZEN_CONFIG}",
         provenance=f"{SHARD_DIR}/{paths.PROVENANCE}",
-    params:
-        digest=lambda wildcards: shard(wildcards).digest,
     log:
         f"{EXPERIMENT_DIR}/{paths.LOGS_DIR}/{{shard}}.log",
     benchmark:
         f"{EXPERIMENT_DIR}/{paths.BENCHMARKS_DIR}/{{shard}}.tsv"
-    threads: lambda wildcards: shard(wildcards).threads
     # the longest shards start first (expected seconds, from the last measurement: repro.plan)
     priority: lambda wildcards: shard(wildcards).priority
-    resources:
-        mem_mb=lambda wildcards, attempt: shard(wildcards).mem_request(attempt),
-        runtime=lambda wildcards, attempt: shard(wildcards).runtime_request(attempt),
-        **GPU_RESOURCES,
     # None: the profile's retries. A shard planned as several jobs in a row (longer than scale.job_limit_min)
     # needs that many attempts before any failure: its planned resumptions, plus FAILURE_RETRIES.
     retries: PLANNED_RETRIES
     conda:
         "../../environment.yml"
+    threads: lambda wildcards: shard(wildcards).threads
+    resources:
+        **GPU_RESOURCES,
+        mem_mb=lambda wildcards, attempt: shard(wildcards).mem_request(attempt),
+        runtime=lambda wildcards, attempt: shard(wildcards).runtime_request(attempt),
+    params:
+        digest=lambda wildcards: shard(wildcards).digest,
     shell:
         "python -m repro experiment={wildcards.experiment} scale={wildcards.scale} shard={wildcards.shard}"
         " tracking=${{REPRO_TRACKING:-offline}} > {log} 2>&1"
