@@ -36,7 +36,7 @@ include: "workflow/rules/report.smk"
 
 
 onstart:
-    print(plan_summary(workflow.cores), file=sys.stderr)
+    print(plan_summary(), file=sys.stderr)
 
 
 localrules:

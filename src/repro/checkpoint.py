@@ -234,11 +234,23 @@ def _main_thread() -> bool:
 def fault_from_spec(spec: str | None) -> Callable[[int, int], None] | None:
     """Fault injection for the tests: REPRO_FAULT="CALL:STEP:SIGNAL" (e.g. "0:3:TERM" or "1:2:KILL") gives a hook
     that sends this process that signal at that step of that training call, so the real handler and resume paths
-    run. The Checkpointer parses the variable once, when it is created; None when it is unset."""
+    run. "CALL:STEP:SLOW<s>" (e.g. "0:9:SLOW2") instead sleeps s seconds after every step of that call from STEP on:
+    a job that outlasts a scheduler's time limit, or that a test can signal mid-training. The Checkpointer parses the
+    variable once, when it is created; None when it is unset."""
     if not spec:
         return None
     c, s, sig = spec.split(":")
-    call, step, signum = int(c), int(s), getattr(signal, f"SIG{sig}")
+    call, step = int(c), int(s)
+    if sig.startswith("SLOW"):
+        pause = float(sig[4:])
+
+        def slow(at_call: int, at_step: int) -> None:
+            if at_call == call and at_step >= step:
+                time.sleep(pause)  # SIGTERM's handler runs meanwhile; the loop saves and stops after this step
+
+        slow.spec = spec  # type: ignore[attr-defined]
+        return slow
+    signum = getattr(signal, f"SIG{sig}")
 
     def fault(at_call: int, at_step: int) -> None:
         if at_call == call and at_step == step:

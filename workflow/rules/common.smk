@@ -70,10 +70,15 @@ except repro_config.ConfigError as e:
 SHARDS = {(s.experiment, s.name): s for shards in PLAN.values() for s in shards}
 
 
-def plan_summary(cores):
-    """The expected schedule (repro.plan.summary), printed once when the run starts."""
+def plan_summary():
+    """The expected schedule (repro.plan.summary), printed once when the run starts: on the local cores, or on a
+    cluster (which sets no cores, only how many jobs may run at once) as that many jobs side by side."""
     from repro.plan import summary
 
+    try:
+        cores = workflow.cores
+    except WorkflowError:  # a cluster executor: --jobs, no --cores
+        cores = workflow.nodes
     return summary(list(SHARDS.values()), int(cores or 1))
 
 
