@@ -157,8 +157,18 @@ def test_shards_and_data(cfg):
     assert names == ["rf", "mlp-n4000-noise0", "mlp-n4000-noise0.15", "mlp-n4000-noise0.2", "mlp-n2000-noise0.15"]
     paper = compose(["experiment=double_descent", "scale=paper"]).experiment
     img = [s for s in dd.shards(paper) if s.startswith("img-")]
-    assert len(img) == 2 * 7 * 4 * 5  # arch × width group × noise × seed: one job each
-    assert f"img-resnet18-k1_2_3_4-noise0.15-seed{paper.first_seed}" in img  # fresh seeds, as the MLP sweeps
+    assert paper.image.seeds == paper.image.seeds_per_job == 5
+    assert len(img) == 2 * 7 * 4  # arch × width group × noise: one job each, holding the 5 seeds
+    s0 = paper.first_seed  # fresh seeds, as the MLP sweeps
+    assert f"img-resnet18-k1_2_3_4-noise0.15-seeds{s0}-{s0 + 4}" in img
+    assert dd.shard_seeds(paper, img[0], []) == list(range(s0, s0 + 5))
+    two = compose(["experiment=double_descent", "scale=paper", "experiment.image.seeds_per_job=2"]).experiment
+    blocks = [n for n in dd.shards(two) if n.startswith("img-cnn5-k64-noise0-")]
+    assert blocks == [f"img-cnn5-k64-noise0-seeds{s0}-{s0 + 1}", f"img-cnn5-k64-noise0-seeds{s0 + 2}-{s0 + 3}",
+                      f"img-cnn5-k64-noise0-seed{s0 + 4}"]
+    # a job's counted FLOPs are its models': one per seed of its block
+    flops = {n: dd.shards(two)[n].flops for n in blocks}
+    assert flops[blocks[0]] == pytest.approx(2 * flops[blocks[2]])
     assert dd.datasets(paper, img[0])[0].family == "cifar10"
 
 
@@ -432,7 +442,8 @@ def test_every_config_value_comes_from_conf():
 
 
 def test_paper_scale_image_path_one_step_on_cpu(tmp_path, monkeypatch):
-    """ResNet18 (k = 1 and the paper's k = 64) on a CIFAR-10 file of 8 images: one Adam step each, records."""
+    """ResNet18 (k = 1 and the paper's k = 64) on a CIFAR-10 file of 8 images, two seeds stacked in one job: one
+    Adam step each, records per seed."""
     from repro.run import run
 
     monkeypatch.chdir(tmp_path)
@@ -441,14 +452,16 @@ def test_paper_scale_image_path_one_step_on_cpu(tmp_path, monkeypatch):
     path.parent.mkdir(parents=True)
     np.savez(path, x=g.integers(0, 256, (8, 3, 32, 32), dtype=np.uint8), y=np.arange(8) % 10,
              x_test=g.integers(0, 256, (4, 3, 32, 32), dtype=np.uint8), y_test=np.arange(4))
-    shard = f"img-resnet18-k1_64-noise0.15-seed{compose(['experiment=double_descent']).experiment.first_seed}"
+    s0 = compose(['experiment=double_descent']).experiment.first_seed
+    shard = f"img-resnet18-k1_64-noise0.15-seeds{s0}-{s0 + 1}"
     [out] = run(compose(["experiment=double_descent", "scale=paper", "scale.device=cpu", "tracking=disabled",
                          f"data_dir={tmp_path / 'data'}", "experiment.image.subset=8", "experiment.image.max_steps=1",
                          "experiment.image.batch_size=4", "experiment.image.k_groups=[[1,64]]",
                          "experiment.image.archs=[resnet18]", "experiment.image.noise=[0.15]",
-                         "experiment.image.seeds=1", f"shard={shard}"]))
+                         "experiment.image.seeds=2", "experiment.image.seeds_per_job=2", f"shard={shard}"]))
     t = pd.read_csv(out / "table.csv")
     assert set(t["k"]) == {1, 64} and set(t["metric"]) == {"train_error", "test_error"}
+    assert set(t["seed"]) == {s0, s0 + 1} and len(t) == 2 * 2 * 2 * 2  # k × seed × (step 0, 1) × metric
     assert t["value"].between(0, 1).all()
 
 

@@ -113,15 +113,18 @@ def test_paper_image_shards_are_planned_from_their_flops():
 
     cfg = compose(["experiment=double_descent", "scale=paper"])
     shards = {s.name: s for s in plan("double_descent", "paper")}
-    seed = cfg.experiment.first_seed
-    wide = shards[f"img-resnet18-k64-noise0.15-seed{seed}"]
-    narrow = shards[f"img-resnet18-k1_2_3_4-noise0.15-seed{seed}"]
+    seed, per_job = cfg.experiment.first_seed, cfg.experiment.image.seeds_per_job  # a job trains its seeds together
+    block = f"seeds{seed}-{seed + per_job - 1}" if per_job > 1 else f"seed{seed}"
+    wide = shards[f"img-resnet18-k64-noise0.15-{block}"]
+    narrow = shards[f"img-resnet18-k1_2_3_4-noise0.15-{block}"]
     assert wide.expected_from == narrow.expected_from == "flops"
     images = cfg.experiment.image.epochs * (50_000 // 128) * 128  # whole batches of 128
-    assert wide.expected_s == pytest.approx(6 * resnet.forward_macs(64) * images / (cfg.scale.device_tflops * 1e12))
-    cnn64 = shards[f"img-cnn5-k64-noise0.15-seed{seed}"]
+    assert wide.expected_s == pytest.approx(
+        per_job * 6 * resnet.forward_macs(64) * images / (cfg.scale.device_tflops * 1e12))
+    cnn64 = shards[f"img-cnn5-k64-noise0.15-{block}"]
     sgd_images = cfg.experiment.image.sgd.steps * cfg.experiment.image.batch_size
-    assert cnn64.expected_s == pytest.approx(6 * cnn.forward_macs(64) * sgd_images / (cfg.scale.device_tflops * 1e12))
+    assert cnn64.expected_s == pytest.approx(
+        per_job * 6 * cnn.forward_macs(64) * sgd_images / (cfg.scale.device_tflops * 1e12))
     assert wide.runtime_min > 4 * narrow.runtime_min and wide.runtime_min <= cfg.scale.job_limit_min
     split = {s.name: s for s in plan("double_descent", "paper", [f"scale.job_limit_min={wide.runtime_min // 2}"])}
     assert split[wide.name].allocations >= 2 and split[wide.name].runtime_min == wide.runtime_min // 2

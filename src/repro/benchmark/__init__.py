@@ -20,6 +20,11 @@ of the per-pair ratios.
   python -m repro.benchmark sweep     # the double-descent width sweep batched vs one (width, seed) at a time
   python -m repro.benchmark imp       # one lottery-ticket level (4 arms × 5 seeds) batched vs one at a time
   python -m repro.benchmark ista      # ISTA over the unrolling test set and lam grid batched vs one at a time
+  python -m repro.benchmark resnet-batched [--device cpu|cuda] [--widths 1 2 4 8 16] [--models 5] [--batch N]
+       [--steps N] [--arch resnet18|cnn5] [--bf16 auto|on|off] [--channels-last auto|on|off] [--compile]
+                                      # the paper-scale CIFAR-10 sweep: a width's seeds as one stacked model vs one
+                                      # at a time: images/s, ratio, fraction of the GPU's bf16 peak, and the
+                                      # extrapolated device-hours of Nakkiran et al.'s full Fig. 1 sweep
   python -m repro.benchmark workflow [--experiment E ...] [--scales ...] [--all] [--dry]
                                       # wall time of the real Snakemake DAG from nothing: per experiment against
                                       # its target, or the whole DAG (--all) against the 10-minute goal
@@ -84,6 +89,17 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("--iterations", type=int, default=200)
     q.add_argument("--vectors", type=int, default=1000)
     common(q, threads=1, repeats=3)
+    q = sub.add_parser("resnet-batched", help="paper-scale image sweep: stacked seeds vs one at a time")
+    q.add_argument("--arch", default="resnet18", choices=["resnet18", "cnn5"])
+    q.add_argument("--widths", type=int, nargs="+", default=None, help="default: 1 2 4 8 16 (+ 64 on cuda)")
+    q.add_argument("--models", type=int, default=5, help="models per width trained together (seeds per job)")
+    q.add_argument("--batch", type=int, default=None, help="minibatch per model; default 128 on cuda, 32 on cpu")
+    q.add_argument("--steps", type=int, default=None, help="training steps per timed run; default 20 cuda, 1 cpu")
+    for opt in ("bf16", "channels-last"):
+        q.add_argument(f"--{opt}", default="auto", choices=["auto", "on", "off"], help="auto: on for cuda only")
+    q.add_argument("--compile", action="store_true", help="torch.compile the stacked model (compile time in warm-up)")
+    q.add_argument("--sweep-seeds", type=int, default=5, help="seeds in the extrapolated Fig. 1 sweep")
+    common(q, threads=1, repeats=3)
     w = sub.add_parser("workflow")
     w.add_argument("--experiment", nargs="+", default=None, help="default: every experiment")
     w.add_argument("--scales", nargs="+", default=None, choices=["smoke", "laptop", "paper"],
@@ -117,6 +133,15 @@ def main(argv: list[str] | None = None) -> int:
     print(header(getattr(a, "device", "cpu")), flush=True)
     if a.what == "peak":
         _peak(a)
+    elif a.what == "resnet-batched":
+        from repro.benchmark.images import bench_images
+
+        cuda = torch.device(a.device).type == "cuda"
+        on = lambda v: v == "on" or (v == "auto" and cuda)  # noqa: E731
+        widths = a.widths or ([1, 2, 4, 8, 16, 64] if cuda else [1, 2, 4, 8, 16])
+        bench_images(a.arch, widths, a.models, a.batch or (128 if cuda else 32), a.steps or (20 if cuda else 1),
+                     a.device, repeats=a.repeats, warmup=a.warmup, bf16=on(a.bf16),
+                     channels_last=on(a.channels_last), compile=a.compile, sweep_seeds=a.sweep_seeds)
     elif a.what == "ib-fused":
         from repro.benchmark import steps
 

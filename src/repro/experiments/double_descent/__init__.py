@@ -5,8 +5,9 @@ Shards:
 - `mlp-n<n>-noise<p>`: MLP 40-h-h-10 width sweeps on MNIST-1D, one shard per (n, label noise): the
   model-wise curve (DD2), its noise dependence (DD3), the sample-wise comparison (DD4), early stopping
   and ensembles (DD5), and the epoch-wise curve (DD6).
-- `img-<arch>-k<group>-noise<p>-seed<s>` (when image.enabled, i.e. paper scale): Nakkiran et al.'s
-  ResNet18 / 5-layer CNN width sweeps on CIFAR-10, one job per (width group, noise, seed).
+- `img-<arch>-k<group>-noise<p>-seeds<a>-<b>` (when image.enabled, i.e. paper scale): Nakkiran et al.'s
+  ResNet18 / 5-layer CNN width sweeps on CIFAR-10, one job per (width group, noise, block of
+  image.seeds_per_job seeds; `-seed<s>` for a block of one); a width's seeds train together as one stacked model.
 """
 
 from __future__ import annotations
@@ -119,10 +120,19 @@ class ImageConfig:
     subset: int | None = MISSING  # use only the first `subset` training images (tests); null: all
     max_steps: int | None = MISSING  # stop each model after this many steps (tests); null: no cap
     n_records: int = MISSING
-    seeds: int = MISSING  # one job per (arch, width group, noise, seed): seeds first_seed .. + seeds-1
+    seeds: int = MISSING  # seeds first_seed .. first_seed + seeds - 1
+    seeds_per_job: int = MISSING  # one job per (arch, width group, noise, block of this many seeds), trained together
+    # speed options, each "cuda" (on a CUDA device only), "always" or "never"; each changes the numbers (rounding),
+    # not the protocol (see repro.experiments.double_descent.images)
+    bf16: str = MISSING  # autocast the forward/backward passes to bfloat16 (weights, optimizer, loss in float32)
+    channels_last: str = MISSING  # NHWC weights and activations
+    compile: str = MISSING  # torch.compile the stacked model
 
     def __post_init__(self) -> None:
         positive("experiment.image.seeds", self.seeds)
+        positive("experiment.image.seeds_per_job", self.seeds_per_job)
+        for key in ("bf16", "channels_last", "compile"):
+            one_of(f"experiment.image.{key}", getattr(self, key), ("cuda", "always", "never"))
         for a in self.archs:
             one_of("experiment.image.archs[]", a, ("resnet18", "cnn5"))
             if a not in self.optimizer:
@@ -160,8 +170,17 @@ def mlp_shard(n: int, noise: float) -> str:
     return f"mlp-n{n}-noise{noise:g}"
 
 
-def image_shard(arch: str, group: list[int], noise: float, seed: int) -> str:
-    return f"img-{arch}-k{'_'.join(map(str, group))}-noise{noise:g}-seed{seed}"
+def image_shard(arch: str, group: list[int], noise: float, seeds: list[int]) -> str:
+    """The job of one (arch, width group, noise, block of consecutive seeds)."""
+    who = f"seed{seeds[0]}" if len(seeds) == 1 else f"seeds{seeds[0]}-{seeds[-1]}"
+    return f"img-{arch}-k{'_'.join(map(str, group))}-noise{noise:g}-{who}"
+
+
+def image_seed_blocks(exp: Config) -> list[list[int]]:
+    """The image seeds (fresh, from first_seed, as the MLP sweeps') in blocks of image.seeds_per_job."""
+    seeds = list(range(exp.first_seed, exp.first_seed + exp.image.seeds))
+    size = exp.image.seeds_per_job
+    return [seeds[i:i + size] for i in range(0, len(seeds), size)]
 
 
 def mlp_points(exp: Config) -> list[tuple[int, float]]:
@@ -179,14 +198,14 @@ def shards(exp: Config) -> dict[str, Shard]:
     for n, p in mlp_points(exp):
         out[mlp_shard(n, p)] = Shard(mlp_keys, {"n_train": n, "noise": p})
     if exp.image.enabled:
-        image_keys = section_keys(exp, "image", exclude=("archs", "k_groups", "noise", "seeds"))
+        image_keys = section_keys(exp, "image", exclude=("archs", "k_groups", "noise", "seeds", "seeds_per_job"))
         for arch in exp.image.archs:
             for group in exp.image.k_groups:
                 for p in exp.image.noise:
-                    for s in range(exp.first_seed, exp.first_seed + exp.image.seeds):  # fresh seeds, as the MLP's
-                        out[image_shard(arch, group, p, s)] = Shard(image_keys, {"arch": arch, "k": group,
-                                                                                 "noise": p, "seed": s},
-                                                                    flops=image_flops(exp.image, arch, group))
+                    for block in image_seed_blocks(exp):
+                        out[image_shard(arch, group, p, block)] = Shard(
+                            image_keys, {"arch": arch, "k": group, "noise": p, "seeds": block},
+                            flops=len(block) * image_flops(exp.image, arch, group))
     return out
 
 
@@ -194,9 +213,10 @@ CIFAR10_TRAIN = 50_000
 
 
 def image_flops(c: ImageConfig, arch: str, ks: list[int]) -> float:
-    """Training FLOPs of one image shard: 2 per multiply-accumulate, 3 passes' worth per training image (forward,
-    and a backward of about twice its cost), for every image its optimizer sees. The evaluations at the records
-    (forward passes over 60,000 images, n_records times) add under 1% at the paper's settings and are left out."""
+    """Training FLOPs of one model per width of `ks` (a shard holds one per seed of its block): 2 per
+    multiply-accumulate, 3 passes' worth per training image (forward, and a backward of about twice its cost), for
+    every image its optimizer sees. The evaluations at the records (forward passes over 60,000 images, n_records
+    times) add under 1% at the paper's settings and are left out."""
     from repro.nn import cnn, resnet
 
     macs = resnet.forward_macs if arch == "resnet18" else cnn.forward_macs
@@ -209,7 +229,7 @@ def image_flops(c: ImageConfig, arch: str, ks: list[int]) -> float:
 
 def shard_seeds(exp: Config, shard: str, seeds: list[int]) -> list[int]:
     spec = shards(exp)[shard]
-    return [spec.point["seed"]] if "seed" in spec.point else seeds
+    return list(spec.point["seeds"]) if "seeds" in spec.point else seeds
 
 
 def datasets(exp: Config, shard: str) -> list[DataRef]:
@@ -304,6 +324,10 @@ def protocol(cfg) -> list[dict]:
                              f"{c.sgd.steps} steps"}
         by_arch = "; ".join(f"{a}: {optimizers[c.optimizer[a]]}" for a in c.archs)
         rows.append({"key": "image", "value": f"{c.archs} on CIFAR-10, k groups {c.k_groups}, noise {c.noise}, "
-                                              f"{by_arch}; batch {c.batch_size}, crop+flip augmentation"})
+                                              f"{by_arch}; batch {c.batch_size}, crop+flip augmentation; "
+                                              f"{c.seeds} seeds, {c.seeds_per_job} per job trained together (one "
+                                              f"stacked model per width: grouped convolutions, per-model BatchNorm); "
+                                              f"bf16 autocast: {c.bf16}, channels_last: {c.channels_last}, "
+                                              f"torch.compile: {c.compile}"})
     rows.append({"key": "seeds", "value": str(len(cfg.seeds))})
     return rows
