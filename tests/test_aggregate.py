@@ -58,7 +58,7 @@ def test_aggregate_writes_table_claims_figures_summary(work):
         assert "<svg" in svg and captions["captions"][name]
 
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["experiment"] == EXP and summary["scale"] == SCALE and summary["seeds"] == [100, 101]
+    assert summary["experiment"] == EXP and summary["scale"] == SCALE and summary["seeds"] == [300, 301]
     assert [r["key"] for r in summary["protocol"]][:3] == ["fp1", "fp2", "fp3"]
     dev = {d["key"]: d for d in summary["deviations"]}
     assert dev["fp1.hidden"] == {"key": "fp1.hidden", "value": [16, 16], "paper": [200, 200, 200, 100],

@@ -14,7 +14,7 @@ from repro.config import ConfigError, available_experiments, compose
 def test_defaults_compose_to_laptop():
     cfg = compose(["tracking=disabled"])
     assert cfg.experiment.name == "f_principle" and cfg.scale.name == "laptop"
-    assert cfg.seeds == [100, 101, 102, 103, 104]  # conf/experiment/f_principle.yaml: first_seed
+    assert cfg.seeds == [300, 301, 302, 303, 304]  # conf/experiment/f_principle.yaml: first_seed
     assert cfg.experiment.fp1.hidden == [64, 64, 64, 32]  # the laptop preset overlays the protocol
     assert cfg.experiment.fp1.frequencies == [1.0, 3.0, 5.0]  # ... and leaves the rest as the paper's
 

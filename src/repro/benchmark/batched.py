@@ -19,8 +19,7 @@ def _line(what: str, pair: Pair) -> str:
 def bench_batched(steps: int, *, repeats: int, warmup: int) -> Pair:
     """FP1's laptop points (activations × targets × seeds) trained together, then one at a time."""
     from repro.benchmark.steps import new_optimizer
-    from repro.experiments.f_principle import fp1_targets
-    from repro.nn.batched import BatchedMLP
+    from repro.experiments.f_principle import PerActivationMLP, fp1_targets
     from repro.train import train
 
     c = compose(["scale=laptop", "tracking=disabled"]).experiment.fp1
@@ -29,7 +28,7 @@ def bench_batched(steps: int, *, repeats: int, warmup: int) -> Pair:
     X = x.float().unsqueeze(1)
 
     def fit(batch) -> None:
-        model = BatchedMLP([s for *_, s in batch], [1, *c.hidden, 1], [a for a, *_ in batch], init=c.init)
+        model = PerActivationMLP.for_points(c, [a for a, *_ in batch], [s for *_, s in batch])
         Y = torch.stack([ys[t] for _, t, _ in batch]).float()
         train(model.parameters(), lambda: ((model(X)[..., 0] - Y) ** 2).mean(1), steps=steps,
               optimizer=new_optimizer("adam", c.lr), progress_every_s=None)

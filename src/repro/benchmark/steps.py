@@ -189,9 +189,8 @@ def lt_case(data_dir: str = "data", device: str = "cpu") -> StepCase:
 def fp1_case(data_dir: str = "data", device: str = "cpu") -> StepCase:
     """FP1's laptop points (activations × targets × 5 seeds) on the full 101-point grid, with the per-step
     spectral tracking of its loss (as its `fp1` shard)."""
-    from repro.experiments.f_principle import fp1_targets, relative_spectral_error
+    from repro.experiments.f_principle import PerActivationMLP, fp1_targets, relative_spectral_error
     from repro.experiments.f_principle.claims import FP1_THRESHOLD
-    from repro.nn.batched import BatchedMLP
 
     c = compose(["experiment=f_principle", "scale=laptop", "tracking=disabled"]).experiment.fp1
     x, ys = fp1_targets(c)
@@ -201,7 +200,7 @@ def fp1_case(data_dir: str = "data", device: str = "cpu") -> StepCase:
     sizes, B = [1, *c.hidden, 1], len(points)
 
     def build():
-        model = BatchedMLP([s for *_, s in points], sizes, [a for a, *_ in points], init=c.init).to(device)
+        model = PerActivationMLP.for_points(c, [a for a, *_ in points], [s for *_, s in points]).to(device)
         last_above = torch.zeros(B, c.n_points // 2 + 1, dtype=torch.long, device=device)
         state = {"step": 0}
 

@@ -13,7 +13,15 @@ import pandas as pd
 from matplotlib.colors import LogNorm
 from matplotlib.lines import Line2D
 
-from repro.experiments.f_principle.claims import FP1_THRESHOLD, FP3_CONVERGED, FP3_FIT_MIN_K, loglog_slope
+from repro.experiments.f_principle.claims import (
+    FP1_THRESHOLD,
+    FP2_RATIO,
+    FP2_THRESHOLDS,
+    FP3_CONVERGED,
+    FP3_FIT_MIN_K,
+    fp3_reference,
+    loglog_slope,
+)
 from repro.report.figures import Figure, style
 
 LOW, HIGH = "#2166ac", "#b2182b"  # blue = low frequency / converged, red = high frequency / not yet
@@ -53,13 +61,14 @@ def _step_axis(ax) -> None:
 
 
 def fp1_heatmap(table: pd.DataFrame, cfg) -> Figure | None:
-    rows = _rows(table, "fp1", "delta_f")
-    need = {"activation", "target", "peak", "freq", "step", "value"}
+    rows = _rows(table, "fp1", "delta_f_magnitude")
+    need = {"grid", "activation", "target", "peak", "freq", "step", "value"}
     if rows.empty or not need <= set(rows.columns):
         return None
     c = cfg.experiment.fp1
-    panels = [(a, t) for a in c.activations for t in c.amplitudes
-              if not rows[(rows.activation == a) & (rows.target == t)].empty]
+    grid_names = {"off_bin": "authors' grid", "on_bin": "on-bin control"}
+    panels = [(g, a, t) for g in c.grids for a in c.activations for t in c.amplitudes
+              if not rows[(rows.grid == g) & (rows.activation == a) & (rows.target == t)].empty]
     if not panels:
         return None
     ncol = min(len(c.amplitudes), len(panels)) or 1
@@ -68,10 +77,10 @@ def fp1_heatmap(table: pd.DataFrame, cfg) -> Figure | None:
                              squeeze=False, sharex=False, constrained_layout=True)
     norm = LogNorm(vmin=FP1_THRESHOLD**2, vmax=1.0, clip=True)  # 0.1 sits at the colour midpoint
     mesh = None
-    conv = _rows(table, "fp1", "converged_step")
-    for ax, (act, tgt) in zip(axes.flat, panels):
-        g = rows[(rows.activation == act) & (rows.target == tgt)]
-        # the mean over seeds: the curves FP1's seed-mean check reads
+    first = _rows(table, "fp1", "first_below_magnitude")
+    for ax, (grid, act, tgt) in zip(axes.flat, panels):
+        g = rows[(rows.grid == grid) & (rows.activation == act) & (rows.target == tgt)]
+        # the mean over seeds at each record
         med = g.pivot_table(index=["peak", "freq"], columns="step", values="value", aggfunc="mean").sort_index()
         steps = med.columns.to_numpy()
         ncols = len(steps)
@@ -88,15 +97,15 @@ def fp1_heatmap(table: pd.DataFrame, cfg) -> Figure | None:
         ax.set_xticks(np.asarray(ticks) + 0.5, [f"{int(steps[i])}" for i in ticks])
         ax.set_xlabel("training step (log-spaced records)")
         ax.grid(False)
-        # the median step from which Δ_F stays below the threshold, as a black tick on each row
-        if not conv.empty and {"activation", "target", "peak"} <= set(conv.columns):
-            cg = conv[(conv.activation == act) & (conv.target == tgt)]
+        # the median over seeds of the first step at which Δ_F < threshold, as a black tick on each row
+        if not first.empty and {"grid", "activation", "target", "peak"} <= set(first.columns):
+            cg = first[(first.grid == grid) & (first.activation == act) & (first.target == tgt) & (first.seed >= 0)]
             for r, (p, _) in enumerate(med.index):
                 v = cg[cg.peak == p]["value"].to_numpy(dtype=float)
                 if v.size and np.isfinite(v).all():
                     x = np.interp(np.median(v), steps, np.arange(ncols)) + 0.5
                     ax.plot([x, x], [r + 0.1, r + 0.9], color="black", lw=1.5)
-        ax.set_title(f"{act}, {tgt} amplitudes")
+        ax.set_title(f"{grid_names.get(grid, grid)}: {act}, {tgt} amplitudes")
     for ax in list(axes.flat)[len(panels):]:
         ax.set_visible(False)
     cb = fig.colorbar(mesh, ax=axes, shrink=0.9, pad=0.02)
@@ -105,12 +114,13 @@ def fp1_heatmap(table: pd.DataFrame, cfg) -> Figure | None:
     cb.set_ticks([0.01, 0.03, 0.1, 0.3, 1.0], labels=["≤0.01", "0.03", "0.1 (threshold)", "0.3", "≥1"])
     n_seeds = rows["seed"].nunique()
     return Figure("fp1_heatmap", fig,
-                  f"FP1, Δ_F heat map. Relative error Δ_F(k) = |ĥ_k − ŷ_k|/|ŷ_k| of each spectral peak of the "
-                  f"target (rows, low to high frequency) against training step (columns, log-spaced), mean over "
-                  f"{n_seeds} seed(s) (the curves of FP1's seed-mean check), one panel per activation and amplitude "
-                  f"profile. Blue = converged (Δ_F < {FP1_THRESHOLD}, the white midpoint of the colour scale), red = "
-                  f"not yet. The black tick on a row marks the median over seeds of the step after which each seed's "
-                  f"Δ_F stays below {FP1_THRESHOLD}. The F-Principle predicts that rows turn blue from the top down.")
+                  f"FP1, Δ_F heat map. The authors' relative error Δ_F(k) = | |ĥ_k| − |ŷ_k| | / |ŷ_k| of each spectral "
+                  f"peak of the target (rows, low to high frequency) against training step (columns, log-spaced), "
+                  f"mean over {n_seeds} seed(s), one panel per grid (the authors' [−5, 5] grid, where the tones fall "
+                  f"between DFT bins; the on-bin control, periodic on [−π, π)), activation and amplitude profile. "
+                  f"Blue = captured (Δ_F < {FP1_THRESHOLD}, the white midpoint of the colour scale), red = not yet. "
+                  f"The black tick on a row marks the median over seeds of the first step at which Δ_F falls below "
+                  f"{FP1_THRESHOLD} (FP1's statistic). The F-Principle predicts that rows turn blue from the top down.")
 
 
 # ---------------------------------------------------------------- FP2: filtering-method error curves
@@ -119,19 +129,19 @@ def fp1_heatmap(table: pd.DataFrame, cfg) -> Figure | None:
 def fp2_errors(table: pd.DataFrame, cfg) -> Figure | None:
     e = table[(table.get("shard", "fp2") == "fp2") & table["metric"].isin(["e_low", "e_high"])] \
         if "metric" in table.columns else table.iloc[0:0]
-    if e.empty or "delta" not in e.columns:
+    if e.empty or "share" not in e.columns:
         return None
-    shares = _rows(table, "fp2", "low_energy_share")
-    share = shares.groupby("delta")["value"].median() if "delta" in shares.columns else pd.Series(dtype=float)
-    deltas = sorted(e["delta"].dropna().unique())
-    if not deltas:
+    deltas = _rows(table, "fp2", "delta")
+    delta = deltas.groupby("share")["value"].median() if "share" in deltas.columns else pd.Series(dtype=float)
+    shares = sorted(e["share"].dropna().unique())
+    if not shares:
         return None
-    ncol = min(3, len(deltas))
-    nrow = -(-len(deltas) // ncol)
+    ncol = min(3, len(shares))
+    nrow = -(-len(shares) // ncol)
     fig, axes = plt.subplots(nrow, ncol, figsize=(3.3 * ncol + 0.4, 2.7 * nrow + 0.2), squeeze=False,
                              sharey=True, constrained_layout=True)
-    for ax, d in zip(axes.flat, deltas):
-        g = e[e["delta"] == d]
+    for ax, sh in zip(axes.flat, shares):
+        g = e[e["share"] == sh]
         for metric, colour, label in (("e_low", LOW, "e_low (low-frequency part)"),
                                       ("e_high", HIGH, "e_high (high-frequency part)")):
             m = g[g.metric == metric]
@@ -141,12 +151,14 @@ def fp2_errors(table: pd.DataFrame, cfg) -> Figure | None:
             x = np.asarray(s.median().index, dtype=float)
             ax.fill_between(x, s.min().to_numpy(), s.max().to_numpy(), color=colour, alpha=0.2, lw=0)
             ax.plot(x, s.median().to_numpy(), color=colour, lw=1.8, label=label)
+        for theta in FP2_THRESHOLDS:
+            ax.axhline(theta, color="grey", ls=":", lw=1)
         _step_axis(ax)
-        title = f"δ = {d:g}"
-        if d in share.index:
-            title += f"  (low part: {share[d]:.0%} of energy)"
+        title = f"low part {sh:.0%} of energy"
+        if sh in delta.index:
+            title += f" (δ = {delta[sh]:.3g})"
         ax.set_title(title)
-    for ax in list(axes.flat)[len(deltas):]:
+    for ax in list(axes.flat)[len(shares):]:
         ax.set_visible(False)
     for ax in axes[:, 0]:
         ax.set_ylabel("relative error")
@@ -154,11 +166,13 @@ def fp2_errors(table: pd.DataFrame, cfg) -> Figure | None:
     axes.flat[0].legend(loc="best", frameon=True)
     n_seeds = e["seed"].nunique()
     return Figure("fp2_errors", fig,
-                  f"FP2, the filtering method. Relative error of the network's low-frequency part (e_low, blue) and "
-                  f"high-frequency part (e_high, red) against training step, one panel per filter width δ (in units "
-                  f"of the median squared input distance); the title gives the share of the target's energy in its "
-                  f"low part. Lines: median over {n_seeds} seed(s); bands: min to max. The F-Principle predicts blue "
-                  f"below red early in training.")
+                  f"FP2, the filtering method on class-centred targets. Relative error of the network's low-frequency "
+                  f"part (e_low, blue) and high-frequency part (e_high, red) against training step, one panel per "
+                  f"filter width δ (in units of the median squared input distance), each solved so that the low part "
+                  f"holds the stated share of the centred targets' energy. Lines: median over {n_seeds} seed(s); "
+                  f"bands: min to max; dotted: the thresholds "
+                  f"{' and '.join(f'{t:g}' for t in FP2_THRESHOLDS)} FP2 times. The F-Principle predicts that blue "
+                  f"reaches each threshold in at most 1/{FP2_RATIO:g} of the steps red needs.")
 
 
 # ---------------------------------------------------------------- FP3: iterations against k
@@ -207,6 +221,13 @@ def fp3_rate(table: pd.DataFrame, cfg) -> Figure | None:
         plt.close(fig)
         return None
     ks_all = np.sort(it["k"].unique()).astype(float)
+    fit_ks = [int(k) for k in ks_all if k >= FP3_FIT_MIN_K]
+    c = cfg.experiment.fp3
+    if len(fit_ks) >= 2:  # the exact kernel's iterations under the same GD (FP3's reference)
+        ref = fp3_reference(fit_ks, c.n_points, c.lr, c.width)
+        ax.plot(fit_ks, [ref["iterations"][k] for k in fit_ks], color="black", ls="--", lw=1.2)
+        handles.append(Line2D([], [], color="black", ls="--",
+                              label=f"exact kernel, same GD: slope {ref['slope']:.2f} ± {ref['tolerance']:.2f}"))
     ax.axhline(budget, color="grey", ls=":", lw=1)
     ax.text(ks_all[0], budget, f" budget {budget}", va="bottom", ha="left", fontsize=7, color="grey")
     handles.append(Line2D([], [], ls="none", marker="^", markerfacecolor="none", markeredgecolor="black",
@@ -227,8 +248,10 @@ def fp3_rate(table: pd.DataFrame, cfg) -> Figure | None:
                   f"descent until the loss falls to {FP3_CONVERGED:.0%} of its initial value, against k, on log-log "
                   f"axes. Small points: single seeds ({n_seeds}); lines: median over seeds. Filled blue: with bias; "
                   f"open red: without bias. Open triangles above the dotted budget line ({budget} steps) never "
-                  f"converged. The legend gives the least-squares slope of the medians over k ≥ {FP3_FIT_MIN_K}; "
-                  f"the paper measured 1.93 with bias. Without bias, odd k ≥ 3 should never converge.")
+                  f"converged. The dashed line gives the iterations of Basri et al.'s kernel (infinite width) under "
+                  f"the same GD on the same points, FP3's reference, with its slope and FP3's tolerance. The legend "
+                  f"gives the least-squares slope of the medians over k ≥ {FP3_FIT_MIN_K}; the paper measured 1.93 "
+                  f"with bias. Without bias, odd k ≥ 3 should never converge.")
 
 
 def fp3_curves(table: pd.DataFrame, cfg) -> Figure | None:
