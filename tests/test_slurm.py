@@ -122,13 +122,12 @@ def _training(shard: str) -> bool:
     return any(f"shard={shard}" in line and line.startswith("python -m repro") for line in ps.splitlines())
 
 
-def _slowed_run(cluster: dict, work: Path, target: str) -> tuple[subprocess.Popen, dict]:
+def _slowed_run(cluster: dict, work: Path, target: str) -> subprocess.Popen:
     """Snakemake on one shard whose training sleeps 2 s after every step from step 9 (REPRO_FAULT ...:SLOW2), with a
     checkpoint after every step."""
     env = dict(cluster, REPRO_CONF_DIR=str(work / "conf"), REPRO_CHECKPOINT_S="0", REPRO_FAULT="0:9:SLOW2")
-    run = subprocess.Popen([sys.executable, "-m", "snakemake", *SLURM_ARGS, target, *SMOKE], cwd=work, env=env,
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    return run, env
+    return subprocess.Popen([sys.executable, "-m", "snakemake", *SLURM_ARGS, target, *SMOKE], cwd=work, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
 def _finish(run: subprocess.Popen, timeout: int) -> str:
@@ -149,7 +148,7 @@ def test_a_job_cancelled_mid_training_is_retried_and_resumes_from_its_checkpoint
     the job as "CANCELLED by <uid>", which snakemake-executor-plugin-slurm 2.8.0 does not recognise as a failure:
     it keeps waiting for the job. See the closing note of issue 18.)"""
     work = slurm_workflow(tmp_path / "w")
-    run, _ = _slowed_run(cluster, work, TARGET)
+    run = _slowed_run(cluster, work, TARGET)
     deadline = time.monotonic() + 300
     while not ((work / "results/smoke/info_bottleneck/.relu.scratch").exists() and _training("relu")):
         assert run.poll() is None and time.monotonic() < deadline, "the job never started training"
@@ -174,7 +173,7 @@ def test_a_job_past_its_time_limit_is_resubmitted_with_more_time_and_resumes(clu
     work = slurm_workflow(tmp_path / "w")
     scale = work / "conf/scale/smoke.yaml"
     scale.write_text(re.sub(r"(?m)^runtime_min: .*$", "runtime_min: 1", scale.read_text()))
-    run, _ = _slowed_run(cluster, work, TARGET)
+    run = _slowed_run(cluster, work, TARGET)
     out = _finish(run, 600)
     assert run.returncode == 0, out[-4000:]
     jobs, states = submitted(out, "relu"), sacct_states(cluster)

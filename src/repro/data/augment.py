@@ -31,16 +31,31 @@ def random_crop_flip(x: torch.Tensor, gen: torch.Generator, padding: int = 4, fl
         raise ValueError(f"expected a batch [N, C, H, W], got shape {tuple(x.shape)}")
     if padding < 0:
         raise ValueError(f"padding must be >= 0, got {padding}")
-    n, c, h, w = x.shape
+    di, dj, flips = draw_crop_flip(len(x), gen, padding, flip)
+    return crop_flip(x, di, dj, flips, padding)
+
+
+def draw_crop_flip(n: int, gen: torch.Generator, padding: int = 4, flip: bool = True):
+    """The random numbers of `random_crop_flip` for n images, from `gen` in its fixed order (row offsets, column
+    offsets, flips), on the generator's device: (di, dj, flips or None)."""
     dev = gen.device
-    di = torch.randint(0, 2 * padding + 1, (n,), generator=gen, device=dev).to(x.device)
-    dj = torch.randint(0, 2 * padding + 1, (n,), generator=gen, device=dev).to(x.device)
-    flips = (torch.rand(n, generator=gen, device=dev) < 0.5).to(x.device) if flip else None
+    di = torch.randint(0, 2 * padding + 1, (n,), generator=gen, device=dev)
+    dj = torch.randint(0, 2 * padding + 1, (n,), generator=gen, device=dev)
+    flips = torch.rand(n, generator=gen, device=dev) < 0.5 if flip else None
+    return di, dj, flips
+
+
+def crop_flip(x: torch.Tensor, di: torch.Tensor, dj: torch.Tensor, flips: torch.Tensor | None,
+              padding: int = 4) -> torch.Tensor:
+    """Crop image i of `x` [N, C, H, W] at offsets (di[i], dj[i]) of its zero-padded copy, flipped where flips[i]:
+    one gather for the whole batch."""
+    n, c, h, w = x.shape
+    di, dj = di.to(x.device), dj.to(x.device)
     xp = F.pad(x, (padding, padding, padding, padding)) if padding else x
     rows = di[:, None] + torch.arange(h, device=x.device)  # [N, H]
     cols = torch.arange(w, device=x.device).expand(n, w)
     if flips is not None:
-        cols = torch.where(flips[:, None], cols.flip(1), cols)
+        cols = torch.where(flips.to(x.device)[:, None], cols.flip(1), cols)
     cols = dj[:, None] + cols  # [N, W]
     idx_n = torch.arange(n, device=x.device)[:, None, None, None]
     idx_c = torch.arange(c, device=x.device)[None, :, None, None]

@@ -38,7 +38,7 @@ import torch
 import torch.nn.functional as F
 
 from repro.data import DataRef, load
-from repro.data.augment import normalize
+from repro.data.augment import crop_flip, draw_crop_flip, normalize
 from repro.experiments.double_descent.sweep import noisy_labels, record_epochs
 from repro.nn.stacked import Stacked
 from repro.train import adam, sgd, train
@@ -77,21 +77,9 @@ def crop_flip_stack(x: torch.Tensor, idx: torch.Tensor, gens: list[torch.Generat
     offsets, column offsets, flips), so its images are exactly those `random_crop_flip(x[idx[b]], gens[b])` gives
     (tests/test_batched_images.py); the crops of all models are then one gather."""
     B, m = idx.shape
-    _, c, h, w = x.shape
-    di, dj, flips = [], [], []
-    for g in gens:
-        di.append(torch.randint(0, 2 * padding + 1, (m,), generator=g, device=g.device))
-        dj.append(torch.randint(0, 2 * padding + 1, (m,), generator=g, device=g.device))
-        flips.append(torch.rand(m, generator=g, device=g.device) < 0.5)
-    di, dj, flips = (torch.cat(t).to(x.device) for t in (di, dj, flips))
-    xp = F.pad(x[idx.reshape(-1)], (padding,) * 4)
-    n = B * m
-    rows = di[:, None] + torch.arange(h, device=x.device)
-    cols = torch.arange(w, device=x.device).expand(n, w)
-    cols = dj[:, None] + torch.where(flips[:, None], cols.flip(1), cols)
-    idx_n = torch.arange(n, device=x.device)[:, None, None, None]
-    idx_c = torch.arange(c, device=x.device)[None, :, None, None]
-    return xp[idx_n, idx_c, rows[:, None, :, None], cols[:, None, None, :]].view(B, m, c, h, w)
+    draws = [draw_crop_flip(m, g, padding) for g in gens]
+    di, dj, flips = (torch.cat([d[i] for d in draws]) for i in range(3))
+    return crop_flip(x[idx.reshape(-1)], di, dj, flips, padding).view(B, m, *x.shape[1:])
 
 
 def normalize_stack(x: torch.Tensor) -> torch.Tensor:

@@ -508,10 +508,12 @@ WHY_FP1 = ("Xu et al. show the Δ_F heat map of a training run (the authors' cod
            "the resolution of the records; the claim needs both. Added the precondition that training converged "
            "(issue 11, item 1): a peak whose Δ_F never settles below 0.1 within the budget was and is undecided; the "
            "precondition names the censoring when it leaves the verdict open, with what would test the claim.")
+WHY_FP1 += " Judged on the fresh seed block from 100 (first_seed 100)."
 WHY_FP3 = ("Basri et al. measure the iterations each k needs to reach 5% of its initial loss; a k that does not within "
            "max_steps has only a lower bound on its time (censored). The rule already counted such a seed as "
            "undecided, never as a failure; added the precondition (issue 11, item 1) that names the censoring when it "
            "leaves the verdict open, with what would test the claim. No verdict the rule can decide changes.")
+WHY_FP3 += " Judged on the fresh seed block from 100 (first_seed 100)."
 WHY_FP1_V3 = (
     "Issue 16: the protocol and the statistic now follow the paper and the authors' code. (1) The authors' Δ_F "
     "(f_principle.py: |tmp1 − tmp2| / (1e-5 + tmp1) on moduli of np.fft.fft) compares magnitudes, | |ĥ_k| − |ŷ_k| | / "

@@ -57,6 +57,9 @@ SAXE_BINS = "width0.07"  # Saxe et al.'s estimator: floor(t / 0.07)
 KDE = "kde"
 REVISED_V2 = "2026-12-04"
 REVISED_V3 = "2026-12-04"
+# Where each revision was judged (conf/experiment/info_bottleneck.yaml): blocks never used before.
+FRESH_V2 = " Judged on the fresh seed block from 100 (first_seed 100)."
+FRESH_V3 = " Judged on the fresh seed block from 300 (first_seed 300)."
 
 
 def network_rows(table: pd.DataFrame, mnist: bool, protocol: str | None = None) -> pd.DataFrame:
@@ -509,15 +512,18 @@ WHY_SEED_MEAN = ("Shwartz-Ziv & Tishby's information-plane figures are the mean 
                  "shows (issue 11, item 3). Added the same test, with the same thresholds, on the seed-mean curves; "
                  "the claim needs both. Added the precondition that the layers read are not pinned at 12 bits (issue "
                  "11, item 1): a pinned seed was and is undecided, the precondition names it and what would test it.")
+WHY_SEED_MEAN += FRESH_V2
 WHY_PINNED = ("A layer whose I(X;T) stays at the ceiling log2(n) keeps every input apart at every epoch, so the "
               "estimator cannot show compression there, or its absence: such a seed is no evidence (issue 11, item 1). "
               "Rule version 1 counted a seed whose every layer was pinned under one estimator as holding “no "
               "compression” whenever the other estimator held. Now it is undecided under that estimator, and the "
               "precondition says when pinned seeds leave the verdict open, with what would test it.")
+WHY_PINNED += FRESH_V2
 WHY_PINNED_IB5 = ("Added the precondition that the KDE layers read are not pinned at log2(n_test) (issue 11, item 1): "
                   "a pinned layer keeps every test image apart at every epoch, so KDE cannot show compression there. "
                   "The rule already counted a pinned seed as undecided; the precondition names the pinned seeds and "
                   "what would test the claim. No verdict the rule can decide changes.")
+WHY_PINNED_IB5 += FRESH_V2
 
 
 # Version 2 (2026-12-04, issue 11), word for word, and its verdicts (laptop scale, seeds 100-104, 4000 epochs, from
@@ -559,9 +565,11 @@ WHY_DROP = ("The drop was the maximum of up to 80 noisy records minus the last o
 WHY_PROTOCOL_ST = ("The network now trains as Shwartz-Ziv & Tishby's code trains it (ravidziv/IDNNs: batch 512, every "
                    "layer truncated normal with std 1/sqrt(fan_in), the first 80% of var_u.mat in its stored order for "
                    "training), for the papers' 8000 epochs (4000 before), with 8 seeds (5 before). ")
+WHY_PROTOCOL_ST = WHY_PROTOCOL_ST.rstrip() + FRESH_V3
 WHY_PROTOCOL_SAXE = ("The networks now train as Saxe et al.'s code trains them (artemyk/ibsgd IBnet_SaveActivations: "
                      "batch 256, hidden layers truncated normal with std 1/sqrt(width), Glorot-uniform softmax layer, "
                      "a shuffled 80/20 split), for 8000 epochs (4000 before), with 8 seeds (5 before). ")
+WHY_PROTOCOL_SAXE = WHY_PROTOCOL_SAXE.rstrip() + FRESH_V3
 WHY_IB1A = ("IB1 folded two claims (issue 14): that tanh layers compress, which Saxe et al. replicate (their Fig. 1A), "
             "and that compression comes after fitting, which they dispute. IB1a keeps the first: the drop of the "
             "deepest informative layers, per seed and on the seed-mean, under Shwartz-Ziv & Tishby's own estimator "
@@ -590,6 +598,7 @@ WHY_IB4 = ("The comparator was not Saxe et al.'s estimator (see IB2): the artefa
            "estimator (a different finding, Chelombiev et al. 2019) is reported beside it, outside the rule. "
            + WHY_DROP + WHY_PROTOCOL_SAXE)
 WHY_IB5 = "The drop is measured robustly, as in IB1a-IB4 (issue 14). " + WHY_DROP.split(" (issue 14)")[0] + "."
+WHY_IB5 += FRESH_V3
 
 REMEDY_BINS = ("Layers whose binned I(X;T) leaves 12 bits: with these bins every input has its own code in the layers "
                "read. The paper-scale run (50 seeds) would test it.")
