@@ -61,8 +61,14 @@ def test_aggregate_writes_table_claims_figures_summary(work):
     assert summary["experiment"] == EXP and summary["scale"] == SCALE and summary["seeds"] == [300, 301]
     assert [r["key"] for r in summary["protocol"]][:3] == ["fp1", "fp2", "fp3"]
     dev = {d["key"]: d for d in summary["deviations"]}
-    assert dev["fp1.hidden"] == {"key": "fp1.hidden", "value": [16, 16], "paper": [200, 200, 200, 100],
-                                 "reason": "smoke test only", "stated": True, "differs": True}
+    assert dev["fp1.hidden"] == {
+        "key": "fp1.hidden",
+        "value": [16, 16],
+        "paper": [200, 200, 200, 100],
+        "reason": "smoke test only",
+        "stated": True,
+        "differs": True,
+    }
     assert dev["fp1.steps"]["stated"] is False and dev["fp1.steps"]["reason"] is None  # flagged
     assert dev["fp1.steps"]["value"] == 60 and dev["fp1.steps"]["paper"] == 3000
     assert dev["seeds"]["value"] == 2 and dev["seeds"]["paper"] == 5
@@ -139,12 +145,16 @@ def test_shards_reading_the_same_key_must_agree(work):
     """Two shards that declare the same key and ran it with different values: one is stale, and the error says
     which key and which shards."""
     module, cfg, shards = agg.read_shards(SCALE, EXP)
-    both = SimpleNamespace(shards=lambda exp: {"fp1": Shard(("fp1",)), "fp2": Shard(("fp2", "fp1.lr")),
-                                               "fp3": Shard(("fp3",))})
+    both = SimpleNamespace(
+        shards=lambda exp: {"fp1": Shard(("fp1",)), "fp2": Shard(("fp2", "fp1.lr")), "fp3": Shard(("fp3",))}
+    )
     assert agg.merged_config(both, shards, cfg).experiment.fp1.lr == cfg.experiment.fp1.lr
     shards["fp2"][1]["experiment"]["fp1"]["lr"] = 0.5
-    with pytest.raises(agg.AggregateError, match=r"shards fp1 and fp2 disagree on experiment\.fp1\.lr, which both "
-                                                 r"read \(fp1=0\.01 vs fp2=0\.5\); rerun the stale shard"):
+    with pytest.raises(
+        agg.AggregateError,
+        match=r"shards fp1 and fp2 disagree on experiment\.fp1\.lr, which both "
+        r"read \(fp1=0\.01 vs fp2=0\.5\); rerun the stale shard",
+    ):
         agg.merged_config(both, shards, cfg)
 
 

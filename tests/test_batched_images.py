@@ -27,8 +27,12 @@ MAKE = {"resnet18": resnet.make, "cnn5": cnn.make}
 
 def _data(n: int = 8, n_test: int = 4, seed: int = 0):
     g = np.random.default_rng(seed)
-    return (torch.tensor(g.integers(0, 256, (n, 3, 32, 32), dtype=np.uint8)), torch.arange(n) % 10,
-            torch.tensor(g.integers(0, 256, (n_test, 3, 32, 32), dtype=np.uint8)), torch.arange(n_test) % 10)
+    return (
+        torch.tensor(g.integers(0, 256, (n, 3, 32, 32), dtype=np.uint8)),
+        torch.arange(n) % 10,
+        torch.tensor(g.integers(0, 256, (n_test, 3, 32, 32), dtype=np.uint8)),
+        torch.arange(n_test) % 10,
+    )
 
 
 @pytest.mark.parametrize("arch", ["resnet18", "cnn5"])
@@ -93,7 +97,7 @@ def _alone(arch: str, k: int, seed: int, x, y, batch: int, steps: int, opt: str)
         i = step % per_epoch
         if i == 0:
             perm = torch.randperm(len(x), generator=gen)
-        idx = perm[i * batch:(i + 1) * batch]
+        idx = perm[i * batch : (i + 1) * batch]
         o.zero_grad()
         F.cross_entropy(model(normalize(random_crop_flip(x[idx], gen))), y[idx]).backward()
         o.step()
@@ -104,8 +108,14 @@ def _alone(arch: str, k: int, seed: int, x, y, batch: int, steps: int, opt: str)
 
 def _together(arch: str, k: int, seeds: list[int], x, ys, batch: int, steps: int, opt: str, **options):
     t = images.StackTrainer(arch, k, seeds, x, ys, batch, torch.device("cpu"), **options)
-    train(t.model.parameters(), t.losses, steps=steps, optimizer=t.optimizer(_cfg(arch, opt), arch),
-          after_step=t.after_step, progress_every_s=None)
+    train(
+        t.model.parameters(),
+        t.losses,
+        steps=steps,
+        optimizer=t.optimizer(_cfg(arch, opt), arch),
+        after_step=t.after_step,
+        progress_every_s=None,
+    )
     return t
 
 
@@ -180,7 +190,7 @@ def test_bf16_and_channels_last_run_on_cpu_and_stay_close_to_float32():
 
 
 def test_options_resolve_per_device_and_compile_wraps_the_model(monkeypatch):
-    """"cuda" options are on only on a CUDA device. torch.compile itself is not run here (about 20 s cold on 2 CPU
+    """ "cuda" options are on only on a CUDA device. torch.compile itself is not run here (about 20 s cold on 2 CPU
     cores even for the tiny CNN): a stand-in checks that the compile option routes the forward pass through it."""
     c = SimpleNamespace(bf16="cuda", channels_last="always", compile="never")
     assert images.options(c, torch.device("cpu")) == {"bf16": False, "channels_last": True, "compile": False}
@@ -212,12 +222,24 @@ def test_a_killed_batched_shard_resumes_to_the_uninterrupted_table(tmp_path, mon
     _fake_cifar(tmp_path)
     s0 = compose(["experiment=double_descent"]).experiment.first_seed
     shard = f"img-{arch}-k1_2-noise0.2-seeds{s0}-{s0 + 1}"
-    over = ["experiment=double_descent", "scale=paper", "scale.device=cpu", "tracking=disabled",
-            f"data_dir={tmp_path / 'data'}", "experiment.image.subset=8", "experiment.image.batch_size=4",
-            "experiment.image.k_groups=[[1,2]]", f"experiment.image.archs=[{arch}]", "experiment.image.noise=[0.2]",
-            "experiment.image.seeds=2", "experiment.image.seeds_per_job=2", "experiment.image.n_records=3",
-            "experiment.image.epochs=3", "experiment.image.sgd={lr: 0.05, decay_every: 2, steps: 6}",
-            f"shard={shard}"]
+    over = [
+        "experiment=double_descent",
+        "scale=paper",
+        "scale.device=cpu",
+        "tracking=disabled",
+        f"data_dir={tmp_path / 'data'}",
+        "experiment.image.subset=8",
+        "experiment.image.batch_size=4",
+        "experiment.image.k_groups=[[1,2]]",
+        f"experiment.image.archs=[{arch}]",
+        "experiment.image.noise=[0.2]",
+        "experiment.image.seeds=2",
+        "experiment.image.seeds_per_job=2",
+        "experiment.image.n_records=3",
+        "experiment.image.epochs=3",
+        "experiment.image.sgd={lr: 0.05, decay_every: 2, steps: 6}",
+        f"shard={shard}",
+    ]
     [clean] = run(compose([*over, f"out={tmp_path / 'clean'}"]))
     monkeypatch.setenv("REPRO_CHECKPOINT_S", "0")
     monkeypatch.setenv("REPRO_FAULT", fault)
@@ -239,8 +261,30 @@ def test_a_killed_batched_shard_resumes_to_the_uninterrupted_table(tmp_path, mon
 def test_the_benchmark_prints_its_figures(capsys):
     from repro.benchmark import main
 
-    assert main(["resnet-batched", "--widths", "1", "--models", "2", "--batch", "4", "--steps", "1", "--repeats", "1",
-                 "--warmup", "0", "--threads", "1", "--sweep-seeds", "2"]) == 0
+    assert (
+        main(
+            [
+                "resnet-batched",
+                "--widths",
+                "1",
+                "--models",
+                "2",
+                "--batch",
+                "4",
+                "--steps",
+                "1",
+                "--repeats",
+                "1",
+                "--warmup",
+                "0",
+                "--threads",
+                "1",
+                "--sweep-seeds",
+                "2",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "images/s" in out and "batched/one" in out and "bf16 peak n/a" in out
     assert "full Fig. 1 sweep" in out and "GPU-hours n/a" in out

@@ -23,13 +23,19 @@ def _ticking_clock():
     def clock() -> float:
         t[0] += next(ticks)
         return t[0]
+
     return clock
 
 
 def test_measure_warms_up_first_then_times_n_repeats():
     calls, setups = [], []
-    timing = measure(lambda arg: calls.append(arg), repeats=4, warmup=2, setup=lambda: setups.append(1) or len(setups),
-                     clock=_ticking_clock())
+    timing = measure(
+        lambda arg: calls.append(arg),
+        repeats=4,
+        warmup=2,
+        setup=lambda: setups.append(1) or len(setups),
+        clock=_ticking_clock(),
+    )
     assert calls == [1, 2, 3, 4, 5, 6]  # one setup per call, warm-ups included, each call gets its own
     assert len(timing.times) == 4  # the warm-ups are not among the times
     # the clock's reads: warm-ups use reads 1-4, so the timed deltas are reads (6-5), (8-7), ... = 6, 8, 10, 12
@@ -81,13 +87,20 @@ def _tiny(seed_order: int = 0):
 
     def losses():
         idx = batches()
-        return torch.nn.functional.cross_entropy(model(x[idx]).reshape(-1, 3), y[idx].reshape(-1),
-                                                 reduction="none").view(3, -1).mean(1)
+        return (
+            torch.nn.functional.cross_entropy(model(x[idx]).reshape(-1, 3), y[idx].reshape(-1), reduction="none")
+            .view(3, -1)
+            .mean(1)
+        )
+
     return list(model.parameters()), losses
 
 
-@pytest.mark.parametrize("opt", [lambda p: torch.optim.Adam(p, lr=1e-2),
-                                 lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9)], ids=["adam", "sgd"])
+@pytest.mark.parametrize(
+    "opt",
+    [lambda p: torch.optim.Adam(p, lr=1e-2), lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9)],
+    ids=["adam", "sgd"],
+)
 def test_old_step_and_new_train_agree_with_the_same_non_fused_optimizer(opt):
     old_p, old_l = _tiny()
     new_p, new_l = _tiny()
@@ -101,8 +114,9 @@ def test_old_step_and_new_train_agree_with_the_same_non_fused_optimizer(opt):
 def test_old_step_stops_at_a_non_finite_loss():
     p = torch.nn.Parameter(torch.zeros(2))
     with pytest.raises(baseline.OldDiverged, match="step 1"):
-        baseline.old_train([p], lambda: p / 0.0, steps=3, optimizer=lambda q: torch.optim.SGD(q, lr=0.1),
-                           progress_every_s=None)
+        baseline.old_train(
+            [p], lambda: p / 0.0, steps=3, optimizer=lambda q: torch.optim.SGD(q, lr=0.1), progress_every_s=None
+        )
 
 
 @pytest.fixture(scope="module")
@@ -117,8 +131,7 @@ RATIO = re.compile(r"old/new \d+\.\d+x \[\d+\.\d+–\d+\.\d+\].*% of peak")
 def test_step_case_runs_end_to_end(case, data_dir, capsys):
     threads = torch.get_num_threads()
     try:
-        assert main([case, "--steps", "3", "--repeats", "2", "--peak-sizes", "32", "64",
-                     "--data-dir", data_dir]) == 0
+        assert main([case, "--steps", "3", "--repeats", "2", "--peak-sizes", "32", "64", "--data-dir", data_dir]) == 0
     finally:
         torch.set_num_threads(threads)
     out = capsys.readouterr().out
@@ -126,12 +139,20 @@ def test_step_case_runs_end_to_end(case, data_dir, capsys):
     assert RATIO.search(out), out
 
 
-@pytest.mark.parametrize("argv", [["batched", "--steps", "2"], ["sweep", "--epochs", "1"],
-                                  ["imp", "--iterations", "2"], ["ista", "--iterations", "2", "--vectors", "3"]],
-                         ids=lambda a: a[0])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["batched", "--steps", "2"],
+        ["sweep", "--epochs", "1"],
+        ["imp", "--iterations", "2"],
+        ["ista", "--iterations", "2", "--vectors", "3"],
+    ],
+    ids=lambda a: a[0],
+)
 def test_batched_benchmarks_run_end_to_end(argv, data_dir, capsys, monkeypatch):
     if argv[0] == "sweep":  # two widths keep it quick
         from repro.benchmark import batched
+
         real = batched.compose
         monkeypatch.setattr(batched, "compose", lambda o: _narrow(real(o)))
     threads = torch.get_num_threads()
@@ -164,8 +185,23 @@ def test_workflow_dry_covers_every_experiment(capsys):
 def test_breakdown_runs_the_loop_alone_with_identical_arithmetic(data_dir, capsys):
     threads = torch.get_num_threads()
     try:
-        assert main(["ib-step", "--steps", "4", "--repeats", "1", "--breakdown", "--peak-sizes", "32",
-                     "--data-dir", data_dir]) == 0
+        assert (
+            main(
+                [
+                    "ib-step",
+                    "--steps",
+                    "4",
+                    "--repeats",
+                    "1",
+                    "--breakdown",
+                    "--peak-sizes",
+                    "32",
+                    "--data-dir",
+                    data_dir,
+                ]
+            )
+            == 0
+        )
     finally:
         torch.set_num_threads(threads)
     lines = {line.split()[1]: line for line in capsys.readouterr().out.splitlines() if line.startswith("ib-step")}

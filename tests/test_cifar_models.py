@@ -51,8 +51,13 @@ def make_fake_archive(path: Path) -> dict:
             info = tarfile.TarInfo(f"cifar-10-batches-py/{name}")
             info.size = len(blob)
             tar.addfile(info, io.BytesIO(blob))
-    return {"x": np.concatenate(xs), "y": np.array(ys), "x_test": xt, "y_test": np.array(yt),
-            "md5": hashlib.md5(path.read_bytes()).hexdigest()}
+    return {
+        "x": np.concatenate(xs),
+        "y": np.array(ys),
+        "x_test": xt,
+        "y_test": np.array(yt),
+        "md5": hashlib.md5(path.read_bytes()).hexdigest(),
+    }
 
 
 @pytest.fixture
@@ -231,8 +236,9 @@ def hooked_macs(model: torch.nn.Module) -> int:
         elif isinstance(module, torch.nn.Linear):
             total[0] += out.numel() * module.in_features
 
-    handles = [m.register_forward_hook(count) for m in model.modules()
-               if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
+    handles = [
+        m.register_forward_hook(count) for m in model.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))
+    ]
     with torch.no_grad():
         model.eval()(torch.zeros(1, 3, 32, 32))
     for h in handles:
@@ -290,7 +296,7 @@ def _reference_crops(x: torch.Tensor, padding: int) -> dict:
     out = {}
     for a in range(2 * padding + 1):
         for b in range(2 * padding + 1):
-            crop = xp[:, a:a + h, b:b + w]
+            crop = xp[:, a : a + h, b : b + w]
             out[(a, b, False)] = crop
             out[(a, b, True)] = crop.flip(-1)
     return out

@@ -65,16 +65,19 @@ def test_paired_interval_straddling_zero_is_neither_above_nor_below():
     assert d.lo < 0 < d.hi and not d.above_zero and not d.below_zero
 
 
-@pytest.mark.parametrize("outcomes,status", [
-    ([True] * 5, R),
-    ([True] * 4 + [False], R),  # 80% hold
-    ([True] * 3 + [False] * 2, N),  # 40% fail > 20%
-    ([True] * 3 + [None] * 2, U),  # neither
-    ([True] * 3 + [False, None], U),  # the undecided seed could still make it 4 of 5
-    ([True] * 2 + [False] * 2 + [None], N),  # 3 of 5 at most
-    ([True] * 4, U),  # too few seeds
-    ([None] * 5, U),
-])
+@pytest.mark.parametrize(
+    "outcomes,status",
+    [
+        ([True] * 5, R),
+        ([True] * 4 + [False], R),  # 80% hold
+        ([True] * 3 + [False] * 2, N),  # 40% fail > 20%
+        ([True] * 3 + [None] * 2, U),  # neither
+        ([True] * 3 + [False, None], U),  # the undecided seed could still make it 4 of 5
+        ([True] * 2 + [False] * 2 + [None], N),  # 3 of 5 at most
+        ([True] * 4, U),  # too few seeds
+        ([None] * 5, U),
+    ],
+)
 def test_majority_status(outcomes, status):
     assert majority_status(vote(outcomes), min_seeds=5, min_fraction=0.8) is status
 
@@ -98,8 +101,9 @@ def test_missing_data_is_inconclusive_not_a_crash():
 
 
 def _claim(status: Status, *preconditions: Precondition, history=()) -> Claim:
-    return Claim("X1", "s", "src", lambda t, c: Verdict(status, "m", "d"), rule="r", preconditions=preconditions,
-                 history=history)
+    return Claim(
+        "X1", "s", "src", lambda t, c: Verdict(status, "m", "d"), rule="r", preconditions=preconditions, history=history
+    )
 
 
 def _pre(holds, measured="x") -> Precondition:
@@ -139,8 +143,14 @@ def test_revision_history_gives_the_version_and_is_reported():
     claim = _claim(R, history=(rev,))
     out = claim.evaluate(TABLE, None)
     assert claim.version == 2 and out["version"] == 2
-    assert out["history"] == [{"date": "2026-12-04", "old_rule": "old rule", "old_verdict": "not reproduced: 3 of 5 "
-                               "seeds", "reason": "the paper's Fig. 2 reads the median"}]
+    assert out["history"] == [
+        {
+            "date": "2026-12-04",
+            "old_rule": "old rule",
+            "old_verdict": "not reproduced: 3 of 5 seeds",
+            "reason": "the paper's Fig. 2 reads the median",
+        }
+    ]
     assert _claim(R).version == 1 and _claim(R).evaluate(TABLE, None)["history"] == []
 
 
@@ -156,7 +166,8 @@ def test_a_vote_is_open_only_when_its_undecided_seeds_could_swing_it():
 def test_settled_holds_unless_an_open_part_could_change_the_verdict():
     open_part, fails = Part(U, True, "relu censored"), Part(N, False, "tanh reversed")
     assert settled([Part(R, False, "a")], "m").holds is True
-    assert settled([open_part, Part(R, False, "a")], "m") == Holds(False, "m; these could make the rule pass or "
-                                                                          "fail: relu censored")
+    assert settled([open_part, Part(R, False, "a")], "m") == Holds(
+        False, "m; these could make the rule pass or fail: relu censored"
+    )
     rescued = settled([open_part, fails], "m")  # another part already fails: more measurement cannot rescue it
     assert rescued.holds is True and "already make the rule fail" in rescued.measured

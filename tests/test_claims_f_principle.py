@@ -46,8 +46,9 @@ def test_fp1_seed_mean_can_fail_where_the_per_seed_vote_passes(cfg):
 
 def test_fp1_three_verdicts_with_the_seed_mean(cfg):
     assert claim("FP1").evaluate(fp1_table(all_combos([ORDERED] * 5)), cfg)["status"] == "reproduced"
-    bad = fp1_table(all_combos([ORDERED] * 5, {("off_bin", "relu", "rising"): [[900.0, 200.0, 300.0]] * 3
-                                               + [ORDERED] * 2}))
+    bad = fp1_table(
+        all_combos([ORDERED] * 5, {("off_bin", "relu", "rising"): [[900.0, 200.0, 300.0]] * 3 + [ORDERED] * 2})
+    )
     assert claim("FP1").evaluate(bad, cfg)["status"] == "not reproduced"
     assert claim("FP1").evaluate(fp1_table(all_combos([ORDERED] * 3)), cfg)["status"] == "inconclusive"
 
@@ -55,8 +56,10 @@ def test_fp1_three_verdicts_with_the_seed_mean(cfg):
 def test_fp1_censored_peaks_make_it_inconclusive_not_a_failure(cfg):
     """Two seeds never bring their two highest peaks below 0.1 within the budget: they could make the vote pass or
     fail, and the mean's two highest peaks are censored too. Under-powered, with the remedy."""
-    censored = fp1_table(all_combos([ORDERED] * 5, {TANH: [ORDERED] * 3 + [[100, np.nan, np.nan]] * 2}),
-                         mean={TANH: [100.0, np.nan, np.nan]})
+    censored = fp1_table(
+        all_combos([ORDERED] * 5, {TANH: [ORDERED] * 3 + [[100, np.nan, np.nan]] * 2}),
+        mean={TANH: [100.0, np.nan, np.nan]},
+    )
     out = claim("FP1").evaluate(censored, cfg)
     assert out["status"] == "inconclusive" and out["rule_status"] == "inconclusive"
     [pre] = out["preconditions"]
@@ -77,8 +80,15 @@ def test_fp1_a_censored_top_peak_is_decided(cfg):
 
 
 def test_fp1_censored_but_measured_seeds_already_fail(cfg):
-    table = fp1_table(all_combos([ORDERED] * 5, {TANH: [ORDERED] * 3 + [[100, np.nan, np.nan]] * 2,
-                                                  ("on_bin", "relu", "rising"): [[900.0, 200.0, 300.0]] * 5}))
+    table = fp1_table(
+        all_combos(
+            [ORDERED] * 5,
+            {
+                TANH: [ORDERED] * 3 + [[100, np.nan, np.nan]] * 2,
+                ("on_bin", "relu", "rising"): [[900.0, 200.0, 300.0]] * 5,
+            },
+        )
+    )
     out = claim("FP1").evaluate(table, cfg)
     assert out["status"] == "not reproduced" and out["preconditions"][0]["holds"] is True
 

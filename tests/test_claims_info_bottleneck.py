@@ -45,15 +45,30 @@ def curves_table(curves: dict, sat: dict | None = None) -> pd.DataFrame:
     seeds = {s for per_seed in curves.values() for s in range(len(per_seed))}
     for (proto, act, layer), values in (sat or {}).items():
         for s in seeds:
-            rows += [dict(protocol=proto, activation=act, seed=s, layer=layer, estimator="", step=st,
-                          metric="saturation", value=v) for st, v in zip(STEPS, values)]
+            rows += [
+                dict(
+                    protocol=proto,
+                    activation=act,
+                    seed=s,
+                    layer=layer,
+                    estimator="",
+                    step=st,
+                    metric="saturation",
+                    value=v,
+                )
+                for st, v in zip(STEPS, values)
+            ]
     return pd.DataFrame(rows)
 
 
 def deep(proto: str, act: str, est: str, per_seed: list) -> dict:
     """Layers 1-2 pinned at 12 bits in every seed; layers 3-4 follow `per_seed` (one curve per seed)."""
-    return {(proto, act, est, 1): [PINNED] * len(per_seed), (proto, act, est, 2): [PINNED] * len(per_seed),
-            (proto, act, est, 3): per_seed, (proto, act, est, 4): per_seed}
+    return {
+        (proto, act, est, 1): [PINNED] * len(per_seed),
+        (proto, act, est, 2): [PINNED] * len(per_seed),
+        (proto, act, est, 3): per_seed,
+        (proto, act, est, 4): per_seed,
+    }
 
 
 def st_tanh(per_seed):
@@ -142,23 +157,28 @@ def test_ib1b_judges_only_the_seeds_that_compress():
 def test_ib2_three_verdicts():
     ok = curves_table({**relu("width0.07", [FLAT] * 8), **relu("kde", [FLAT] * 8)})
     assert status("IB2", ok) == "reproduced"
-    assert status("IB2", curves_table({**relu("width0.07", [COMPRESS] * 8), **relu("kde", [FLAT] * 8)})) == \
-        "not reproduced"
-    assert status("IB2", curves_table({**relu("width0.07", [FLAT] * 8), **relu("kde", [COMPRESS] * 8)})) == \
-        "not reproduced"
-    assert status("IB2", curves_table({**relu("width0.07", [FLAT] * 5), **relu("kde", [FLAT] * 5)})) == \
-        "inconclusive"
+    assert (
+        status("IB2", curves_table({**relu("width0.07", [COMPRESS] * 8), **relu("kde", [FLAT] * 8)}))
+        == "not reproduced"
+    )
+    assert (
+        status("IB2", curves_table({**relu("width0.07", [FLAT] * 8), **relu("kde", [COMPRESS] * 8)}))
+        == "not reproduced"
+    )
+    assert status("IB2", curves_table({**relu("width0.07", [FLAT] * 5), **relu("kde", [FLAT] * 5)})) == "inconclusive"
     # a spike and a low last record are not compression
-    assert status("IB2", curves_table({**relu("width0.07", [SPIKE] * 8), **relu("kde", [SPIKE] * 8)})) == \
-        "reproduced"
+    assert status("IB2", curves_table({**relu("width0.07", [SPIKE] * 8), **relu("kde", [SPIKE] * 8)})) == "reproduced"
 
 
 def test_ib2_pinned_kde_is_inconclusive_never_a_pass():
     pinned_kde = {(("saxe", "relu", "kde", lay)): [PINNED] * 8 for lay in (1, 2, 3, 4)}
     out = claim("IB2").evaluate(curves_table({**relu("width0.07", [FLAT] * 8), **pinned_kde}), None)
     assert out["status"] == "inconclusive" and out["rule_status"] == "inconclusive"
-    assert out["preconditions"][0]["holds"] is False and "relu kde: every hidden layer pinned" in \
-        out["preconditions"][0]["measured"] and "KDE" in out["would_test_it"]
+    assert (
+        out["preconditions"][0]["holds"] is False
+        and "relu kde: every hidden layer pinned" in out["preconditions"][0]["measured"]
+        and "KDE" in out["would_test_it"]
+    )
     # ... and it never hides a failure of the bins
     out = claim("IB2").evaluate(curves_table({**relu("width0.07", [COMPRESS] * 8), **pinned_kde}), None)
     assert out["status"] == "not reproduced" and out["preconditions"][0]["holds"] is True
@@ -179,8 +199,10 @@ RISE_THEN_BACK = ramp((0, 0.0), (15, 0.1), (28, 0.8), (39, 0.0))  # saturates in
 
 
 def saxe_tanh(per_seed, sat):
-    return curves_table({**deep("saxe", "tanh", "width0.07", per_seed), **relu("width0.07", [FLAT] * 8)},
-                        sat={("saxe", "tanh", 3): sat, ("saxe", "tanh", 4): sat})
+    return curves_table(
+        {**deep("saxe", "tanh", "width0.07", per_seed), **relu("width0.07", [FLAT] * 8)},
+        sat={("saxe", "tanh", 3): sat, ("saxe", "tanh", 4): sat},
+    )
 
 
 def test_ib3_three_verdicts():
@@ -188,8 +210,10 @@ def test_ib3_three_verdicts():
     assert status("IB3", saxe_tanh([COMPRESS] * 8, FALLING)) == "not reproduced"
     assert status("IB3", saxe_tanh([FLAT] * 8, RISING)) == "inconclusive"  # no compression to correlate
     # the control: ReLU compressing under the same bins fails the claim
-    t = curves_table({**deep("saxe", "tanh", "width0.07", [COMPRESS] * 8), **relu("width0.07", [COMPRESS] * 8)},
-                     sat={("saxe", "tanh", 3): RISING, ("saxe", "tanh", 4): RISING})
+    t = curves_table(
+        {**deep("saxe", "tanh", "width0.07", [COMPRESS] * 8), **relu("width0.07", [COMPRESS] * 8)},
+        sat={("saxe", "tanh", 3): RISING, ("saxe", "tanh", 4): RISING},
+    )
     assert status("IB3", t) == "not reproduced"
 
 
@@ -204,16 +228,21 @@ def test_ib3_reads_the_window_not_the_flat_tail():
 
 
 def test_ib4_three_verdicts():
-    artefact = curves_table({**relu("st30", [COMPRESS] * 8), **relu("width0.07", [FLAT] * 8),
-                             **relu("adaptive30", [COMPRESS] * 8)})
+    artefact = curves_table(
+        {**relu("st30", [COMPRESS] * 8), **relu("width0.07", [FLAT] * 8), **relu("adaptive30", [COMPRESS] * 8)}
+    )
     out = claim("IB4").evaluate(artefact, None)
     assert out["status"] == "reproduced" and "range-adaptive" in out["measured"]  # shown, not judged
-    assert status("IB4", curves_table({**relu("st30", [FLAT] * 8), **relu("width0.07", [FLAT] * 8)})) == \
-        "not reproduced"
-    assert status("IB4", curves_table({**relu("st30", [COMPRESS] * 8), **relu("width0.07", [COMPRESS] * 8)})) == \
-        "not reproduced"
-    assert status("IB4", curves_table({**relu("st30", [COMPRESS] * 4), **relu("width0.07", [FLAT] * 4)})) == \
-        "inconclusive"
+    assert (
+        status("IB4", curves_table({**relu("st30", [FLAT] * 8), **relu("width0.07", [FLAT] * 8)})) == "not reproduced"
+    )
+    assert (
+        status("IB4", curves_table({**relu("st30", [COMPRESS] * 8), **relu("width0.07", [COMPRESS] * 8)}))
+        == "not reproduced"
+    )
+    assert (
+        status("IB4", curves_table({**relu("st30", [COMPRESS] * 4), **relu("width0.07", [FLAT] * 4)})) == "inconclusive"
+    )
 
 
 # ---------------------------------------------------------------- IB5: the MNIST network
@@ -233,8 +262,18 @@ def mnist_table(drops: dict[str, float], seeds=8) -> pd.DataFrame:
                 ixt = np.full(K, np.log2(10_000)) if layer == 1 else ramp((0, 6.0), (15, 9.0), (30, 9.0 - drop))
                 for st, v in zip(STEPS, ixt):
                     for metric, val in (("ixt", v), ("ity", 2.0)):
-                        rows.append(dict(shard="mnist", activation=act, seed=s, layer=layer, estimator="kde",
-                                         step=st, metric=metric, value=val))
+                        rows.append(
+                            dict(
+                                shard="mnist",
+                                activation=act,
+                                seed=s,
+                                layer=layer,
+                                estimator="kde",
+                                step=st,
+                                metric=metric,
+                                value=val,
+                            )
+                        )
     return pd.DataFrame(rows)
 
 

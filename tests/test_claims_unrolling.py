@@ -38,8 +38,11 @@ def ista_like(at16: float, at_end: float, end: int = 2000) -> dict[int, float]:
     return pts
 
 
-CLASSICAL = {("ista", 0.1): ista_like(-8.0, -30.0), ("ista", 0.01): ista_like(-5.0, -45.0),
-             ("fista", 0.1): ista_like(-12.0, -30.0)}  # the better baseline at 16: FISTA, -12 dB
+CLASSICAL = {
+    ("ista", 0.1): ista_like(-8.0, -30.0),
+    ("ista", 0.01): ista_like(-5.0, -45.0),
+    ("fista", 0.1): ista_like(-12.0, -30.0),
+}  # the better baseline at 16: FISTA, -12 dB
 
 
 def line(at16: float) -> list[float]:
@@ -47,8 +50,9 @@ def line(at16: float) -> list[float]:
     return [at16 * k / 16 for k in range(1, 17)]
 
 
-def sparse_table(curves: dict, *, noise="noiseless", seeds=SEEDS, classical=CLASSICAL, oracle=-46.0,
-                 training: dict | None = None) -> pd.DataFrame:
+def sparse_table(
+    curves: dict, *, noise="noiseless", seeds=SEEDS, classical=CLASSICAL, oracle=-46.0, training: dict | None = None
+) -> pd.DataFrame:
     """curves[method] = NMSE per layer 1..16 (the same for every seed) or {seed: NMSE per layer};
     training[method] = the validation curve {step: dB} (every seed), or {seed: curve}; default FLAT for every
     learned method (converged); classical[(method, lam)] = {iteration: NMSE} plus val at 16 (seed -1)."""
@@ -61,20 +65,22 @@ def sparse_table(curves: dict, *, noise="noiseless", seeds=SEEDS, classical=CLAS
     for m, c in curves.items():
         for s in seeds:
             for k, v in enumerate(per_seed(c, s), start=1):
-                rows.append(dict(noise=noise, method=m, seed=s, lam=np.nan, layer=k, step=1200, metric="nmse_db",
-                                 value=v))
+                rows.append(
+                    dict(noise=noise, method=m, seed=s, lam=np.nan, layer=k, step=1200, metric="nmse_db", value=v)
+                )
     for m, tr in training.items():
         for s in seeds:
             for step, v in per_seed(tr, s).items():
-                rows.append(dict(noise=noise, method=m, seed=s, lam=np.nan, layer=16, step=step, metric=uc.CURVE,
-                                 value=v))
+                rows.append(
+                    dict(noise=noise, method=m, seed=s, lam=np.nan, layer=16, step=step, metric=uc.CURVE, value=v)
+                )
     for (m, lam), c in (classical or {}).items():
         for k, v in c.items():
             rows.append(dict(noise=noise, method=m, seed=-1, lam=lam, layer=k, step=0, metric="nmse_db", value=v))
-        rows.append(dict(noise=noise, method=m, seed=-1, lam=lam, layer=16, step=0, metric="val_nmse_db",
-                         value=c[16]))
-    rows.append(dict(noise=noise, method="oracle", seed=-1, lam=np.nan, layer=0, step=0, metric="nmse_db",
-                     value=oracle))
+        rows.append(dict(noise=noise, method=m, seed=-1, lam=lam, layer=16, step=0, metric="val_nmse_db", value=c[16]))
+    rows.append(
+        dict(noise=noise, method="oracle", seed=-1, lam=np.nan, layer=0, step=0, metric="nmse_db", value=oracle)
+    )
     return pd.DataFrame(rows)
 
 
@@ -147,8 +153,10 @@ def test_u1_one_seed_is_judged_on_that_seed_and_says_so():
 
 
 def test_u1_unconverged_lista_is_inconclusive_where_the_rule_alone_says_not_reproduced():
-    weak = sparse_table({"lista": {s: line(-16.0 - i) for i, s in enumerate(SEEDS)}},
-                        training={"lista": {100: FLAT, 101: FLAT, 102: RISING}})
+    weak = sparse_table(
+        {"lista": {s: line(-16.0 - i) for i, s in enumerate(SEEDS)}},
+        training={"lista": {100: FLAT, 101: FLAT, 102: RISING}},
+    )
     assert_censored(evaluate("U1", weak), N, "lista")
 
 
@@ -216,8 +224,9 @@ def test_u3_reads_every_learned_curve_it_uses_for_its_precondition():
     out = evaluate("U3", sparse_table(U3_OK, training={"lista": FLAT, "lista_cpss": FLAT, "alista": RISING}))
     assert_censored(out, R, "alista")  # a pass read from a still-improving ALISTA is no pass either
     bent = [-30 * (1 - math.exp(-k / 3)) for k in range(1, 17)]
-    out = evaluate("U3", sparse_table(U3_OK | {"lista_cpss": bent},
-                                      training={"lista": FLAT, "lista_cpss": RISING, "alista": FLAT}))
+    out = evaluate(
+        "U3", sparse_table(U3_OK | {"lista_cpss": bent}, training={"lista": FLAT, "lista_cpss": RISING, "alista": FLAT})
+    )
     assert_censored(out, N, "lista_cpss")
 
 
@@ -253,8 +262,9 @@ def test_u4_unconverged_training_is_inconclusive_where_the_rule_alone_says_not_r
 # ---------------------------------------------------------------- U5
 
 
-def tomo_table(unrolled: dict[int, float], tv=28.0, fbp=20.0, val: dict | None = None,
-               tv_gain: float = 0.1) -> pd.DataFrame:
+def tomo_table(
+    unrolled: dict[int, float], tv=28.0, fbp=20.0, val: dict | None = None, tv_gain: float = 0.1
+) -> pd.DataFrame:
     """Mean PSNR on the held-out ellipses per seed (Shepp–Logan as context); val[seed] = the validation PSNR curve
     {step: dB} (default: converged over its last half); tv_gain = TV's gain over its last 10% of iterations."""
     rows = [dict(method="tv", seed=s, image="ellipses", step=0, metric="tv_gain", value=tv_gain) for s in unrolled]
@@ -265,8 +275,10 @@ def tomo_table(unrolled: dict[int, float], tv=28.0, fbp=20.0, val: dict | None =
             rows.append(dict(method="unrolled", seed=s, image=image, step=10, metric="psnr", value=20.0))
             rows.append(dict(method="unrolled", seed=s, image=image, step=400, metric="psnr", value=v + shift))
         curve = (val or {}).get(s, {0: 22.0, 100: 30.0, 200: 30.9, 360: 31.0, 400: 31.1})
-        rows += [dict(method="unrolled", seed=s, image="ellipses", step=k, metric="val_psnr", value=p)
-                 for k, p in curve.items()]
+        rows += [
+            dict(method="unrolled", seed=s, image="ellipses", step=k, metric="val_psnr", value=p)
+            for k, p in curve.items()
+        ]
     return pd.DataFrame(rows)
 
 
@@ -287,8 +299,7 @@ def test_u5_unconverged_network_is_inconclusive_where_the_rule_alone_says_not_re
     assert "seed 101" in out["inconclusive_because"] and "training budget" in out["would_test_it"]
     # a cosine-annealed run ends flat: +0.1 dB over the last 10% but +1.5 dB over the last half is still improving
     annealed = {0: 22.0, 200: 28.0, 300: 29.3, 360: 29.4, 400: 29.5}
-    assert_censored(evaluate("U5", tomo_table({100: 31.0, 101: 30.0, 102: 31.5}, val={101: annealed})), N,
-                    "unrolled")
+    assert_censored(evaluate("U5", tomo_table({100: 31.0, 101: 30.0, 102: 31.5}, val={101: annealed})), N, "unrolled")
 
 
 def test_u5_a_tv_baseline_cut_short_is_inconclusive_where_the_rule_alone_says_reproduced():

@@ -29,21 +29,24 @@ def test_paper_preset_is_the_protocol():
     assert cfg.scale.gpu is True and cfg.scale.device == "auto"
 
 
-@pytest.mark.parametrize("overrides,needle", [
-    (["experiment=f_principel"], "unknown experiment 'f_principel'; valid choices: "),
-    (["scale=huge"], "valid choices: smoke, laptop, paper"),
-    (["tracking=maybe"], "valid choices: disabled, offline, online"),
-    (["experiment.fp1.hidden=[64,-3]"], "experiment.fp1.hidden[] must be positive, got -3"),
-    (["experiment.fp3.width=0"], "experiment.fp3.width must be positive"),
-    (["experiment.fp1.lr=fast"], "experiment.fp1.lr"),
-    (["+experiment.fp1.widht=3"], "unknown config key 'experiment.fp1.widht'"),
-    (["experiment.fp1.widht=3"], "Could not override 'experiment.fp1.widht'"),
-    (["experiment.fp1.activations=[tanh,swish]"], "valid choices: tanh, relu, identity"),
-    (["scale.seeds=0"], "scale.seeds must be positive"),
-    (["scale.device=tpu"], "valid choices: auto, cpu, cuda"),
-    (["shard=fp9"], "valid choices: fp1, fp2, fp3"),
-    (["seed=-1"], "seed must be >= 0"),
-])
+@pytest.mark.parametrize(
+    "overrides,needle",
+    [
+        (["experiment=f_principel"], "unknown experiment 'f_principel'; valid choices: "),
+        (["scale=huge"], "valid choices: smoke, laptop, paper"),
+        (["tracking=maybe"], "valid choices: disabled, offline, online"),
+        (["experiment.fp1.hidden=[64,-3]"], "experiment.fp1.hidden[] must be positive, got -3"),
+        (["experiment.fp3.width=0"], "experiment.fp3.width must be positive"),
+        (["experiment.fp1.lr=fast"], "experiment.fp1.lr"),
+        (["+experiment.fp1.widht=3"], "unknown config key 'experiment.fp1.widht'"),
+        (["experiment.fp1.widht=3"], "Could not override 'experiment.fp1.widht'"),
+        (["experiment.fp1.activations=[tanh,swish]"], "valid choices: tanh, relu, identity"),
+        (["scale.seeds=0"], "scale.seeds must be positive"),
+        (["scale.device=tpu"], "valid choices: auto, cpu, cuda"),
+        (["shard=fp9"], "valid choices: fp1, fp2, fp3"),
+        (["seed=-1"], "seed must be >= 0"),
+    ],
+)
 def test_bad_values_name_what_is_wrong(overrides, needle):
     with pytest.raises(ConfigError) as e:
         compose(overrides)
@@ -63,14 +66,22 @@ def test_registry_is_the_conf_directory():
     assert all(name in str(e.value) for name in available_experiments())
 
 
-@pytest.mark.parametrize("args,needle", [
-    (["experiment=nope"], "unknown experiment 'nope'"),
-    (["scale=smoke", "experiment.fp1.hidden=[-1]"], "must be positive"),
-    (["scale=smoke", "notanoverride"], "expected Hydra overrides key=value"),
-])
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["experiment=nope"], "unknown experiment 'nope'"),
+        (["scale=smoke", "experiment.fp1.hidden=[-1]"], "must be positive"),
+        (["scale=smoke", "notanoverride"], "expected Hydra overrides key=value"),
+    ],
+)
 def test_cli_bad_input_exits_nonzero_and_writes_nothing(tmp_path, args, needle):
-    r = subprocess.run([sys.executable, "-m", "repro", "tracking=disabled", *args], cwd=tmp_path,
-                       capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "repro", "tracking=disabled", *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 2
     assert needle in r.stderr and "Traceback" not in r.stderr
     assert list(tmp_path.iterdir()) == []  # no results/, no data/, no outputs/

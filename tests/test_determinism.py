@@ -15,8 +15,11 @@ def rows_of(out, seed: int) -> str:
 
 
 def shard_run(tmp_path, name: str, overrides: list[str]):
-    [out] = run(compose(["scale=smoke", "tracking=disabled", f"data_dir={tmp_path / 'data'}",
-                         f"out={tmp_path / name}", *overrides]))
+    [out] = run(
+        compose(
+            ["scale=smoke", "tracking=disabled", f"data_dir={tmp_path / 'data'}", f"out={tmp_path / name}", *overrides]
+        )
+    )
     return out
 
 

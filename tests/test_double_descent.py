@@ -118,11 +118,13 @@ def _sweep_data():
 def test_batched_width_sweep_equals_one_model_at_a_time():
     """Every (width, seed) trained together gives the same per-model results as trained alone."""
     x, y, xt, yt = _sweep_data()
-    kw = dict(epochs=4, batch_size=20, lr=0.05, momentum=0.9, record_epochs=[0, 2, 4], ensemble=False,
-              progress_every_s=None)
+    kw = dict(
+        epochs=4, batch_size=20, lr=0.05, momentum=0.9, record_epochs=[0, 2, 4], ensemble=False, progress_every_s=None
+    )
     together = pd.DataFrame(train_width_sweep(x, y, xt, yt, widths=[4, 16], seeds=[0, 1, 2], **kw))
-    alone = pd.concat([pd.DataFrame(train_width_sweep(x, y, xt, yt, widths=[h], seeds=[s], **kw))
-                       for h in (4, 16) for s in (0, 1, 2)])
+    alone = pd.concat(
+        [pd.DataFrame(train_width_sweep(x, y, xt, yt, widths=[h], seeds=[s], **kw)) for h in (4, 16) for s in (0, 1, 2)]
+    )
     key = ["width", "seed", "step", "metric"]
     a = together.sort_values(key).reset_index(drop=True)
     b = alone.sort_values(key).reset_index(drop=True)
@@ -136,8 +138,22 @@ def test_batched_width_sweep_equals_one_model_at_a_time():
 
 def test_ensemble_rows():
     x, y, xt, yt = _sweep_data()
-    rows = pd.DataFrame(train_width_sweep(x, y, xt, yt, widths=[8], seeds=[0, 1], epochs=1, batch_size=30, lr=0.05,
-                                          momentum=0.0, record_epochs=[1], progress_every_s=None))
+    rows = pd.DataFrame(
+        train_width_sweep(
+            x,
+            y,
+            xt,
+            yt,
+            widths=[8],
+            seeds=[0, 1],
+            epochs=1,
+            batch_size=30,
+            lr=0.05,
+            momentum=0.0,
+            record_epochs=[1],
+            progress_every_s=None,
+        )
+    )
     ens = rows[rows.metric == "ensemble_test_error"]
     assert len(ens) == 1 and ens.iloc[0]["seed"] == -1 and 0 <= ens.iloc[0]["value"] <= 1
     boot = rows[rows.metric == "ensemble_test_error_boot"]
@@ -164,8 +180,11 @@ def test_shards_and_data(cfg):
     assert dd.shard_seeds(paper, img[0], []) == list(range(s0, s0 + 5))
     two = compose(["experiment=double_descent", "scale=paper", "experiment.image.seeds_per_job=2"]).experiment
     blocks = [n for n in dd.shards(two) if n.startswith("img-cnn5-k64-noise0-")]
-    assert blocks == [f"img-cnn5-k64-noise0-seeds{s0}-{s0 + 1}", f"img-cnn5-k64-noise0-seeds{s0 + 2}-{s0 + 3}",
-                      f"img-cnn5-k64-noise0-seed{s0 + 4}"]
+    assert blocks == [
+        f"img-cnn5-k64-noise0-seeds{s0}-{s0 + 1}",
+        f"img-cnn5-k64-noise0-seeds{s0 + 2}-{s0 + 3}",
+        f"img-cnn5-k64-noise0-seed{s0 + 4}",
+    ]
     # a job's counted FLOPs are its models': one per seed of its block
     flops = {n: dd.shards(two)[n].flops for n in blocks}
     assert flops[blocks[0]] == pytest.approx(2 * flops[blocks[2]])
@@ -178,10 +197,16 @@ def test_shards_and_data(cfg):
 WIDTHS = [4, 8, 16, 32, 64, 128]
 
 
-def mlp_table(curves: dict[tuple[int, float], list], train: list[float] | None = None, seeds=5,
-              jitter=0.002, epochs=(0, 300), ensemble: dict | None = None,
-              train_by: dict[tuple[int, float], list[float]] | None = None,
-              boot: dict | None = None) -> pd.DataFrame:
+def mlp_table(
+    curves: dict[tuple[int, float], list],
+    train: list[float] | None = None,
+    seeds=5,
+    jitter=0.002,
+    epochs=(0, 300),
+    ensemble: dict | None = None,
+    train_by: dict[tuple[int, float], list[float]] | None = None,
+    boot: dict | None = None,
+) -> pd.DataFrame:
     """Final-epoch test errors per width for each (n, noise), the same curve for every seed plus a per-seed
     offset `jitter * (seed - 2)`; a curve given as a list of per-seed lists gives each seed its own curve.
     `train_by` overrides the final train errors of one (n, noise). The ensemble's bootstrap over seeds: 20 draws of
@@ -194,20 +219,49 @@ def mlp_table(curves: dict[tuple[int, float], list], train: list[float] | None =
             for h, te, tr in zip(WIDTHS, mine, (train_by or {}).get((n, p), train)):
                 for step in epochs:
                     late = step == epochs[-1]
-                    point = dict(shard=f"mlp-n{n}-noise{p:g}", n_train=n, noise=p, width=h,
-                                 params=mlp_params(40, h), seed=s, step=step)
+                    point = dict(
+                        shard=f"mlp-n{n}-noise{p:g}",
+                        n_train=n,
+                        noise=p,
+                        width=h,
+                        params=mlp_params(40, h),
+                        seed=s,
+                        step=step,
+                    )
                     rows.append(point | dict(metric="test_error", value=(te + jitter * (s - 2)) if late else 0.9))
                     rows.append(point | dict(metric="train_error", value=tr if late else 0.9))
         for h, v in zip(WIDTHS, (ensemble or {}).get((n, p), test if not isinstance(test[0], list) else test[0])):
-            rows.append(dict(shard=f"mlp-n{n}-noise{p:g}", n_train=n, noise=p, width=h, params=mlp_params(40, h),
-                             seed=-1, step=epochs[-1], metric="ensemble_test_error", value=v))
+            rows.append(
+                dict(
+                    shard=f"mlp-n{n}-noise{p:g}",
+                    n_train=n,
+                    noise=p,
+                    width=h,
+                    params=mlp_params(40, h),
+                    seed=-1,
+                    step=epochs[-1],
+                    metric="ensemble_test_error",
+                    value=v,
+                )
+            )
         ens = (ensemble or {}).get((n, p), test if not isinstance(test[0], list) else test[0])
         draws = (boot or {}).get((n, p), [ens])
         for k in range(20):
             for h, v in zip(WIDTHS, draws[k % len(draws)]):
-                rows.append(dict(shard=f"mlp-n{n}-noise{p:g}", n_train=n, noise=p, width=h,
-                                 params=mlp_params(40, h), seed=-1, boot=k, step=epochs[-1],
-                                 metric="ensemble_test_error_boot", value=v + 0.0005 * (k % 3)))
+                rows.append(
+                    dict(
+                        shard=f"mlp-n{n}-noise{p:g}",
+                        n_train=n,
+                        noise=p,
+                        width=h,
+                        params=mlp_params(40, h),
+                        seed=-1,
+                        boot=k,
+                        step=epochs[-1],
+                        metric="ensemble_test_error_boot",
+                        value=v + 0.0005 * (k % 3),
+                    )
+                )
     return pd.DataFrame(rows)
 
 
@@ -302,20 +356,31 @@ def test_dd4_network_and_rf(small):
     good_rf = rf_table({1000: 1.0, 2000: 2.0})
     small_n = [0.55, 0.58, 0.52, 0.50, 0.48, 0.46]  # n = 2000 peaks at h = 8 (~500 params)
     large_n = PEAKED  # n = 4000 peaks at h = 32 (~2.7k params): ratio ~5.5, outside [4/3, 3]
-    assert ddc.check_dd4(pd.concat([good_rf, mlp_table({(2000, 0.15): small_n, (4000, 0.15): large_n})]),
-                         small).status is N
+    assert (
+        ddc.check_dd4(pd.concat([good_rf, mlp_table({(2000, 0.15): small_n, (4000, 0.15): large_n})]), small).status
+        is N
+    )
     moved = [0.55, 0.53, 0.57, 0.50, 0.47, 0.45]  # n = 2000 peaks at h = 16 (~1.1k params): ratio ~2.5
-    assert ddc.check_dd4(pd.concat([good_rf, mlp_table({(2000, 0.15): moved, (4000, 0.15): large_n})]),
-                         small).status is R
+    assert (
+        ddc.check_dd4(pd.concat([good_rf, mlp_table({(2000, 0.15): moved, (4000, 0.15): large_n})]), small).status is R
+    )
     bad_rf = rf_table({1000: 1.0, 2000: 1.0})  # the peak does not move with n
-    assert ddc.check_dd4(pd.concat([bad_rf, mlp_table({(2000, 0.15): moved, (4000, 0.15): large_n})]),
-                         small).status is N
+    assert (
+        ddc.check_dd4(pd.concat([bad_rf, mlp_table({(2000, 0.15): moved, (4000, 0.15): large_n})]), small).status is N
+    )
     # the peak moves by ~2.5× but more data never hurts: the smaller set's curve lies above everywhere
     above = [0.60, 0.60, 0.65, 0.58, 0.55, 0.50]
     v = ddc.check_dd4(pd.concat([good_rf, mlp_table({(2000, 0.15): above, (4000, 0.15): large_n})]), small)
     assert v.status is N and "95% CI" in v.measured
-    assert ddc.check_dd4(pd.concat([rf_table({1000: 1.0, 2000: 2.0}, seeds=2),
-                                    mlp_table({(2000, 0.15): moved, (4000, 0.15): large_n})]), small).status is U
+    assert (
+        ddc.check_dd4(
+            pd.concat(
+                [rf_table({1000: 1.0, 2000: 2.0}, seeds=2), mlp_table({(2000, 0.15): moved, (4000, 0.15): large_n})]
+            ),
+            small,
+        ).status
+        is U
+    )
 
 
 def test_dd4_mlp_half_needs_the_largest_width_to_interpolate(small):
@@ -351,8 +416,9 @@ def test_dd5_three_verdicts(small):
     assert ddc.check_dd5(mlp_table({(4000, 0.15): FLAT}), small).status is U
     # the ensemble's bootstrap over seeds straddles the bar (half the draws flat, half peaked): that remedy cannot
     # be told, so the claim is inconclusive even though the ensemble of all seeds is flat
-    t2 = mlp_table({(4000, 0.15): PEAKED}, ensemble={(4000, 0.15): FLAT}, epochs=(0, 100, 300),
-                   boot={(4000, 0.15): [FLAT, PEAKED]})
+    t2 = mlp_table(
+        {(4000, 0.15): PEAKED}, ensemble={(4000, 0.15): FLAT}, epochs=(0, 100, 300), boot={(4000, 0.15): [FLAT, PEAKED]}
+    )
     mid = (t2.step == 100) & (t2.metric == "test_error")
     t2.loc[mid, "value"] = t2.loc[mid, "width"].map(dict(zip(WIDTHS, FLAT)))
     v = ddc.check_dd5(t2, small)
@@ -363,8 +429,19 @@ def epoch_table(curve: list[float], seeds=5) -> pd.DataFrame:
     rows = []
     for s in range(seeds):
         for e, v in zip([0, 1, 3, 10, 30, 100, 300], curve):
-            rows.append(dict(shard="mlp-n4000-noise0.2", n_train=4000, noise=0.2, width=128, params=1, seed=s,
-                             step=e, metric="test_error", value=v + 0.001 * s))
+            rows.append(
+                dict(
+                    shard="mlp-n4000-noise0.2",
+                    n_train=4000,
+                    noise=0.2,
+                    width=128,
+                    params=1,
+                    seed=s,
+                    step=e,
+                    metric="test_error",
+                    value=v + 0.001 * s,
+                )
+            )
     return pd.DataFrame(rows)
 
 
@@ -384,8 +461,18 @@ def rf_table(peaks: dict[int, float], seeds=5) -> pd.DataFrame:
                 mse = 0.8 + (5.0 if r == at else 0.0) - 0.02 * r
                 err = 0.5 + (0.2 if r == at else 0.0) - 0.01 * r
                 for metric, v in (("test_mse", mse), ("test_error", err)):
-                    rows.append(dict(shard="rf", n_train=n, n_features=int(r * 1000), ratio=r, seed=s, step=0,
-                                     metric=metric, value=v + 0.001 * s))
+                    rows.append(
+                        dict(
+                            shard="rf",
+                            n_train=n,
+                            n_features=int(r * 1000),
+                            ratio=r,
+                            seed=s,
+                            step=0,
+                            metric=metric,
+                            value=v + 0.001 * s,
+                        )
+                    )
     return pd.DataFrame(rows)
 
 
@@ -450,15 +537,35 @@ def test_paper_scale_image_path_one_step_on_cpu(tmp_path, monkeypatch):
     g = np.random.default_rng(0)
     path = DataRef("cifar10", {"subset": 8}).path(tmp_path / "data")
     path.parent.mkdir(parents=True)
-    np.savez(path, x=g.integers(0, 256, (8, 3, 32, 32), dtype=np.uint8), y=np.arange(8) % 10,
-             x_test=g.integers(0, 256, (4, 3, 32, 32), dtype=np.uint8), y_test=np.arange(4))
-    s0 = compose(['experiment=double_descent']).experiment.first_seed
+    np.savez(
+        path,
+        x=g.integers(0, 256, (8, 3, 32, 32), dtype=np.uint8),
+        y=np.arange(8) % 10,
+        x_test=g.integers(0, 256, (4, 3, 32, 32), dtype=np.uint8),
+        y_test=np.arange(4),
+    )
+    s0 = compose(["experiment=double_descent"]).experiment.first_seed
     shard = f"img-resnet18-k1_64-noise0.15-seeds{s0}-{s0 + 1}"
-    [out] = run(compose(["experiment=double_descent", "scale=paper", "scale.device=cpu", "tracking=disabled",
-                         f"data_dir={tmp_path / 'data'}", "experiment.image.subset=8", "experiment.image.max_steps=1",
-                         "experiment.image.batch_size=4", "experiment.image.k_groups=[[1,64]]",
-                         "experiment.image.archs=[resnet18]", "experiment.image.noise=[0.15]",
-                         "experiment.image.seeds=2", "experiment.image.seeds_per_job=2", f"shard={shard}"]))
+    [out] = run(
+        compose(
+            [
+                "experiment=double_descent",
+                "scale=paper",
+                "scale.device=cpu",
+                "tracking=disabled",
+                f"data_dir={tmp_path / 'data'}",
+                "experiment.image.subset=8",
+                "experiment.image.max_steps=1",
+                "experiment.image.batch_size=4",
+                "experiment.image.k_groups=[[1,64]]",
+                "experiment.image.archs=[resnet18]",
+                "experiment.image.noise=[0.15]",
+                "experiment.image.seeds=2",
+                "experiment.image.seeds_per_job=2",
+                f"shard={shard}",
+            ]
+        )
+    )
     t = pd.read_csv(out / "table.csv")
     assert set(t["k"]) == {1, 64} and set(t["metric"]) == {"train_error", "test_error"}
     assert set(t["seed"]) == {s0, s0 + 1} and len(t) == 2 * 2 * 2 * 2  # k × seed × (step 0, 1) × metric
@@ -493,23 +600,44 @@ def test_paper_scale_cnn5_trains_with_the_sgd_schedule(tmp_path, monkeypatch):
             def logged_step(*a, **k):
                 rates.append(opt.param_groups[0]["lr"])
                 return step(*a, **k)
+
             opt.step = logged_step
             return opt
+
         return factory
 
     monkeypatch.setattr(images, "sgd", spy)
     g = np.random.default_rng(0)
     path = DataRef("cifar10", {"subset": 8}).path(tmp_path / "data")
     path.parent.mkdir(parents=True)
-    np.savez(path, x=g.integers(0, 256, (8, 3, 32, 32), dtype=np.uint8), y=np.arange(8) % 10,
-             x_test=g.integers(0, 256, (4, 3, 32, 32), dtype=np.uint8), y_test=np.arange(4))
+    np.savez(
+        path,
+        x=g.integers(0, 256, (8, 3, 32, 32), dtype=np.uint8),
+        y=np.arange(8) % 10,
+        x_test=g.integers(0, 256, (4, 3, 32, 32), dtype=np.uint8),
+        y_test=np.arange(4),
+    )
     exp = compose(["experiment=double_descent", "scale=paper"]).experiment
     shard = f"img-cnn5-k2-noise0-seed{exp.first_seed}"
-    [out] = run(compose(["experiment=double_descent", "scale=paper", "scale.device=cpu", "tracking=disabled",
-                         f"data_dir={tmp_path / 'data'}", "experiment.image.subset=8",
-                         "experiment.image.batch_size=4", "experiment.image.k_groups=[[2]]",
-                         "experiment.image.archs=[cnn5]", "experiment.image.noise=[0.0]", "experiment.image.seeds=1",
-                         "experiment.image.sgd={lr: 0.1, decay_every: 2, steps: 5}", f"shard={shard}"]))
+    [out] = run(
+        compose(
+            [
+                "experiment=double_descent",
+                "scale=paper",
+                "scale.device=cpu",
+                "tracking=disabled",
+                f"data_dir={tmp_path / 'data'}",
+                "experiment.image.subset=8",
+                "experiment.image.batch_size=4",
+                "experiment.image.k_groups=[[2]]",
+                "experiment.image.archs=[cnn5]",
+                "experiment.image.noise=[0.0]",
+                "experiment.image.seeds=1",
+                "experiment.image.sgd={lr: 0.1, decay_every: 2, steps: 5}",
+                f"shard={shard}",
+            ]
+        )
+    )
     [(lr, kw, _opt)] = made
     assert lr == 0.1 and not kw.get("momentum") and not kw.get("weight_decay")
     assert rates == pytest.approx([0.1, 0.1, 0.1 / 2**0.5, 0.1 / 2**0.5, 0.1 / 3**0.5])
@@ -524,10 +652,22 @@ def test_paper_scale_cnn_path_and_missing_data_message(tmp_path, monkeypatch):
 
     monkeypatch.chdir(tmp_path)
     with pytest.raises(DataMissing) as e:
-        run(compose(["experiment=double_descent", "scale=paper", "scale.device=cpu", "tracking=disabled",
-                     f"data_dir={tmp_path / 'data'}", "experiment.image.archs=[cnn5]",
-                     "experiment.image.k_groups=[[64]]", "experiment.image.noise=[0.0]", "experiment.image.seeds=1",
-                     f"shard=img-cnn5-k64-noise0-seed{compose(['experiment=double_descent']).experiment.first_seed}"]))
+        run(
+            compose(
+                [
+                    "experiment=double_descent",
+                    "scale=paper",
+                    "scale.device=cpu",
+                    "tracking=disabled",
+                    f"data_dir={tmp_path / 'data'}",
+                    "experiment.image.archs=[cnn5]",
+                    "experiment.image.k_groups=[[64]]",
+                    "experiment.image.noise=[0.0]",
+                    "experiment.image.seeds=1",
+                    f"shard=img-cnn5-k64-noise0-seed{compose(['experiment=double_descent']).experiment.first_seed}",
+                ]
+            )
+        )
     assert "cifar10" in str(e.value)
     assert not (tmp_path / "results").exists()
 
@@ -538,11 +678,26 @@ def test_paper_scale_mnist1d_paths_tiny(tmp_path, monkeypatch, shard):
     from repro.run import run
 
     monkeypatch.chdir(tmp_path)
-    [out] = run(compose(["experiment=double_descent", "scale=paper", "scale.device=cpu", "scale.seeds=1",
-                         "tracking=disabled", f"data_dir={tmp_path / 'data'}",
-                         "experiment.data={num_samples: 1000, train_split: 0.4, seed: 42}",
-                         "experiment.rf.n_train=[50,100]", "experiment.rf.n_test=100", "experiment.mlp.n_test=100",
-                         "experiment.mlp.n_train=200", "experiment.mlp.sample_wise_n=100", "experiment.mlp.epochs=1",
-                         "experiment.mlp.widths=[4,256]", f"shard={shard.replace('n2000', 'n100')}"]))
+    [out] = run(
+        compose(
+            [
+                "experiment=double_descent",
+                "scale=paper",
+                "scale.device=cpu",
+                "scale.seeds=1",
+                "tracking=disabled",
+                f"data_dir={tmp_path / 'data'}",
+                "experiment.data={num_samples: 1000, train_split: 0.4, seed: 42}",
+                "experiment.rf.n_train=[50,100]",
+                "experiment.rf.n_test=100",
+                "experiment.mlp.n_test=100",
+                "experiment.mlp.n_train=200",
+                "experiment.mlp.sample_wise_n=100",
+                "experiment.mlp.epochs=1",
+                "experiment.mlp.widths=[4,256]",
+                f"shard={shard.replace('n2000', 'n100')}",
+            ]
+        )
+    )
     t = pd.read_csv(out / "table.csv")
     assert np.isfinite(t["value"]).all() and len(t) > 0

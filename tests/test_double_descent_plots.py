@@ -33,7 +33,7 @@ def make_cfg(n_train=N_MODEL, sample_wise_n=N_SMALL):
 
 def _curve(x, thr, noise, rng):
     """Synthetic final test error: a bump at the threshold whose height grows with noise, over a slow descent."""
-    return 0.25 + 1.5 * noise * np.exp(-np.log2(x / thr) ** 2) + 0.1 / np.sqrt(x) + rng.normal(0, 0.003)
+    return 0.25 + 1.5 * noise * np.exp(-(np.log2(x / thr) ** 2)) + 0.1 / np.sqrt(x) + rng.normal(0, 0.003)
 
 
 def rf_table(seeds=(0, 1, 2)) -> pd.DataFrame:
@@ -43,10 +43,13 @@ def rf_table(seeds=(0, 1, 2)) -> pd.DataFrame:
         for ratio in (0.25, 0.5, 1, 2, 4, 8):
             big_n = int(ratio * 100)
             for s in seeds:
-                mse = 1 + 10 * np.exp(-np.log2(big_n / n) ** 2) + rng.normal(0, 0.01)
+                mse = 1 + 10 * np.exp(-(np.log2(big_n / n) ** 2)) + rng.normal(0, 0.01)
                 for metric, v in (("test_mse", mse), ("test_error", 0.1 * mse), ("train_mse", max(0, 1 - big_n / n))):
-                    rows.append(dict(shard="rf", n_train=n, n_features=big_n, ratio=ratio, seed=s, step=0,
-                                     metric=metric, value=v))
+                    rows.append(
+                        dict(
+                            shard="rf", n_train=n, n_features=big_n, ratio=ratio, seed=s, step=0, metric=metric, value=v
+                        )
+                    )
     return pd.DataFrame(rows)
 
 
@@ -66,7 +69,7 @@ def mlp_table(seeds=(0, 1, 2), widths=WIDTHS, steps=STEPS, shards=None) -> pd.Da
                 finals.append(final)
                 train = max(0.0, 0.5 * (1 - np.log2(w) / np.log2(thr)))
                 for step in steps:
-                    bump = 0.2 * p * (np.exp(-(np.log10(step) - 1) ** 2) - np.exp(-1))  # epoch-wise, 0 at 1 and 100
+                    bump = 0.2 * p * (np.exp(-((np.log10(step) - 1) ** 2)) - np.exp(-1))  # epoch-wise, 0 at 1 and 100
                     best = len(steps) > 1 and step == steps[-2]  # the best epoch comes before the last
                     test = final + bump - (0.5 * p if best else 0)
                     tr = train + (0.3 / step**0.5 if step < steps[-1] else 0)
@@ -85,10 +88,13 @@ def img_table() -> pd.DataFrame:
                 for k in (1, 2, 4, 8, 16, 32, 64):
                     for step in (10, 50):
                         shard = f"img-{arch}-k1_2_4_8_16_32_64-noise{p}-seed{s}"
-                        for metric, v in (("test_error", _curve(k, 8, p, rng)),
-                                          ("train_error", max(0.0, 0.5 * (1 - np.log2(k) / 3)))):
-                            rows.append(dict(shard=shard, arch=arch, k=k, noise=p, seed=s, step=step, metric=metric,
-                                             value=v))
+                        for metric, v in (
+                            ("test_error", _curve(k, 8, p, rng)),
+                            ("train_error", max(0.0, 0.5 * (1 - np.log2(k) / 3))),
+                        ):
+                            rows.append(
+                                dict(shard=shard, arch=arch, k=k, noise=p, seed=s, step=step, metric=metric, value=v)
+                            )
     return pd.DataFrame(rows)
 
 
@@ -213,8 +219,9 @@ def test_absent_rows_give_no_figures():
 
 
 def test_threshold_and_peak_helpers():
-    train = pd.DataFrame({"width": [1, 2, 4, 1, 2, 4], "seed": [0, 0, 0, 1, 1, 1],
-                          "value": [0.3, 0.01, 0.0, 0.3, 0.05, 0.0]})
+    train = pd.DataFrame(
+        {"width": [1, 2, 4, 1, 2, 4], "seed": [0, 0, 0, 1, 1, 1], "value": [0.3, 0.01, 0.0, 0.3, 0.05, 0.0]}
+    )
     assert interpolation_threshold(train, "width") == 4.0  # at width 2 the median, 0.03, is above 2%
     assert interpolation_threshold(train[train.seed == 0], "width") == 2.0
     assert interpolation_threshold(train.assign(value=0.5), "width") is None

@@ -40,9 +40,21 @@ def test_the_registry_is_the_conf_directory():
 
 def test_module_provides_every_hook(name):
     module = config_mod.experiment_module(name)
-    assert isinstance(module, Experiment), [h for h in ("Config", "RESUMABLE", "CLAIMS", "shards", "shard_seeds",
-                                                        "datasets", "run_shard", "figures", "protocol")
-                                            if not hasattr(module, h)]
+    assert isinstance(module, Experiment), [
+        h
+        for h in (
+            "Config",
+            "RESUMABLE",
+            "CLAIMS",
+            "shards",
+            "shard_seeds",
+            "datasets",
+            "run_shard",
+            "figures",
+            "protocol",
+        )
+        if not hasattr(module, h)
+    ]
     assert isinstance(module.RESUMABLE, bool)
     fields = {f.name for f in dataclasses.fields(module.Config)}
     assert {"name", "deviations", "first_seed"} <= fields
@@ -64,8 +76,7 @@ def test_config_composes_and_shards_are_declared(name, scale):
         json.dumps(dict(spec.point))  # the point goes into the digest
         refs = module.datasets(cfg.experiment, shard)
         assert all(isinstance(r, DataRef) for r in refs)
-        assert set(module.shard_seeds(cfg.experiment, shard, cfg.seeds)) <= set(cfg.seeds) or shard_has_own_seed(
-            spec)
+        assert set(module.shard_seeds(cfg.experiment, shard, cfg.seeds)) <= set(cfg.seeds) or shard_has_own_seed(spec)
     rows = module.protocol(cfg)
     assert rows and all({"key", "value"} <= set(r) for r in rows)
 
@@ -85,8 +96,9 @@ def test_claims_are_well_formed(name):
             assert p.text and p.remedy, f"{c.id}: a precondition needs its text and what would test the claim"
         for r in c.history:
             date.fromisoformat(r.date)
-            assert r.old_rule and r.old_verdict and r.reason, f"{c.id}: a revision needs its old rule, old verdict " \
-                                                               "and reason"
+            assert r.old_rule and r.old_verdict and r.reason, (
+                f"{c.id}: a revision needs its old rule, old verdict and reason"
+            )
             assert r.old_rule != c.rule or r.reason, c.id
 
 
@@ -114,8 +126,9 @@ def test_a_value_missing_from_conf_is_an_error_naming_it(name, tmp_path, monkeyp
     shutil.copytree(config_mod.conf_dir(), tmp_path / "conf")
     files = [tmp_path / "conf/experiment" / f"{name}.yaml", *sorted((tmp_path / "conf/preset" / name).glob("*.yaml"))]
     # free-form mappings (dataset parameters) have no schema to miss a key
-    free = {f.name for f in dataclasses.fields(config_mod.experiment_module(name).Config) if str(f.type).startswith(
-        "dict")}
+    free = {
+        f.name for f in dataclasses.fields(config_mod.experiment_module(name).Config) if str(f.type).startswith("dict")
+    }
     key = _first_leaf(yaml.safe_load(files[0].read_text()), {"name", *free})
     for f in files:
         header = f.read_text().splitlines()[0]  # the "# @package" line Hydra needs

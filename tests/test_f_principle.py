@@ -109,8 +109,14 @@ def test_on_bin_grid_needs_integer_frequencies():
 
     with pytest.raises(ConfigError, match="integer frequencies"):
         compose(["experiment=f_principle", "scale=laptop", "experiment.fp1.frequencies=[1.5,3.0,5.0]"])
-    e = compose(["experiment=f_principle", "scale=laptop", "experiment.fp1.frequencies=[1.5,3.0,5.0]",
-                 "experiment.fp1.grids=[off_bin]"]).experiment
+    e = compose(
+        [
+            "experiment=f_principle",
+            "scale=laptop",
+            "experiment.fp1.frequencies=[1.5,3.0,5.0]",
+            "experiment.fp1.grids=[off_bin]",
+        ]
+    ).experiment
     assert e.fp1.grids == ["off_bin"]
 
 
@@ -230,8 +236,10 @@ def test_ntk_rayleigh_quotient_matches_the_kernel_matrix():
     th = 2 * math.pi * torch.arange(n, dtype=torch.float64) / n
     x = torch.stack([th.cos(), th.sin()], 1)
     g = torch.Generator().manual_seed(3)
-    w, b = torch.randn(2, 2, m, generator=g, dtype=torch.float64), 0.1 * torch.randn(2, 1, m, generator=g,
-                                                                                      dtype=torch.float64)
+    w, b = (
+        torch.randn(2, 2, m, generator=g, dtype=torch.float64),
+        0.1 * torch.randn(2, 1, m, generator=g, dtype=torch.float64),
+    )
     v = torch.sin(3 * th)
     for bias in (True, False):
         q = fp.ntk_rayleigh_quotient(x, w, b if bias else None, v)
@@ -272,8 +280,11 @@ COMBOS = [(g, a, t) for g in ("off_bin", "on_bin") for a in ("tanh", "relu") for
 FREQS = {"off_bin": [2, 5, 8], "on_bin": [1, 3, 5]}
 
 
-def fp1_table(steps_by_peak: dict[tuple[str, str, str], list[list[float]]], high: float = 1.0,
-              mean: dict[tuple[str, str, str], list[float]] | None = None) -> pd.DataFrame:
+def fp1_table(
+    steps_by_peak: dict[tuple[str, str, str], list[list[float]]],
+    high: float = 1.0,
+    mean: dict[tuple[str, str, str], list[float]] | None = None,
+) -> pd.DataFrame:
     """first_below_magnitude rows: steps_by_peak[(grid, act, target)][seed] = [step of peak 0, 1, 2] (NaN: never),
     the matching Δ_F records (`high` before that step, 0.01 from it on) and the seed-mean's first crossings (the
     per-peak median of the seeds' unless `mean` gives them)."""
@@ -284,13 +295,25 @@ def fp1_table(steps_by_peak: dict[tuple[str, str, str], list[list[float]]], high
                 base = dict(grid=grid, activation=act, target=tgt, seed=seed, peak=j, freq=FREQS[grid][j])
                 rows.append(base | dict(step=3000, metric="first_below_magnitude", value=s))
                 rows.append(base | dict(step=3000, metric="first_below_complex", value=s))
-                rows += [base | dict(step=t, metric="delta_f_magnitude", value=0.01 if t >= s else high)
-                         for t in FP1_RECORDS]
+                rows += [
+                    base | dict(step=t, metric="delta_f_magnitude", value=0.01 if t >= s else high) for t in FP1_RECORDS
+                ]
         m = (mean or {}).get((grid, act, tgt))
         for j in range(3):
             v = m[j] if m is not None else float(np.median([s[j] for s in per_seed]))
-            rows.append(dict(grid=grid, activation=act, target=tgt, seed=-1, peak=j, freq=FREQS[grid][j], step=3000,
-                             metric="mean_first_below_magnitude", value=v))
+            rows.append(
+                dict(
+                    grid=grid,
+                    activation=act,
+                    target=tgt,
+                    seed=-1,
+                    peak=j,
+                    freq=FREQS[grid][j],
+                    step=3000,
+                    metric="mean_first_below_magnitude",
+                    value=v,
+                )
+            )
     return pd.DataFrame(rows)
 
 
@@ -346,8 +369,9 @@ def test_running_median_drops_a_lone_spike():
     assert (f[3:] < 0.1).all()
 
 
-def fp2_table(low_curves: list[list[float]], high_curves: list[list[float]], shares=(0.3, 0.5, 0.7),
-              steps=(0, 10, 100, 1000)) -> pd.DataFrame:
+def fp2_table(
+    low_curves: list[list[float]], high_curves: list[list[float]], shares=(0.3, 0.5, 0.7), steps=(0, 10, 100, 1000)
+) -> pd.DataFrame:
     rows = []
     for seed, (lo, hi) in enumerate(zip(low_curves, high_curves)):
         for share in shares:
@@ -414,8 +438,9 @@ def test_fp2_class_prior_predictor_does_not_pass(cfg, tmp_path):
 KS = range(1, 9)
 
 
-def fp3_table(iters_bias: dict[int, list[float]], iters_nobias: dict[int, list[float]],
-              drift: dict[int, float] | float = 0.0) -> pd.DataFrame:
+def fp3_table(
+    iters_bias: dict[int, list[float]], iters_nobias: dict[int, list[float]], drift: dict[int, float] | float = 0.0
+) -> pd.DataFrame:
     """iterations per (bias, k, seed), and for bias the empirical NTK eigenvalue at steps 0 and 1500, the latter
     exp(drift_k) times the former."""
     rows = []
@@ -426,8 +451,9 @@ def fp3_table(iters_bias: dict[int, list[float]], iters_nobias: dict[int, list[f
                 if bias:
                     d = drift.get(k, 0.0) if isinstance(drift, dict) else drift
                     rows.append(dict(bias=bias, k=k, seed=seed, step=0, metric="ntk_eigenvalue", value=0.01))
-                    rows.append(dict(bias=bias, k=k, seed=seed, step=1500, metric="ntk_eigenvalue",
-                                     value=0.01 * math.exp(d)))
+                    rows.append(
+                        dict(bias=bias, k=k, seed=seed, step=1500, metric="ntk_eigenvalue", value=0.01 * math.exp(d))
+                    )
     return pd.DataFrame(rows)
 
 
@@ -435,8 +461,9 @@ def kernel_times(cfg, scale: float = 1.0, seeds=SEEDS) -> dict[int, list[float]]
     """The exact kernel's iterations (k ≥ 2) times `scale`, with a small per-seed jitter, and a fast k = 1."""
     c = cfg.experiment.fp3
     ref = fpc.fp3_reference(range(2, 9), c.n_points, c.lr, c.width)
-    return {1: [3.0] * len(seeds)} | {k: [ref["iterations"][k] * scale * (1 + 0.005 * s) for s in seeds]
-                                      for k in range(2, 9)}
+    return {1: [3.0] * len(seeds)} | {
+        k: [ref["iterations"][k] * scale * (1 + 0.005 * s) for s in seeds] for k in range(2, 9)
+    }
 
 
 NOBIAS = {k: [np.nan] * 5 if k >= 3 and k % 2 else [10.0 * k * k] * 5 for k in KS}
@@ -490,16 +517,35 @@ def run_shard(tmp_path, monkeypatch, shard, overrides):
     from repro.run import run
 
     monkeypatch.chdir(tmp_path)
-    [out] = run(compose(["experiment=f_principle", "tracking=disabled", f"shard={shard}",
-                         f"data_dir={tmp_path / 'data'}", *overrides]))
+    [out] = run(
+        compose(
+            [
+                "experiment=f_principle",
+                "tracking=disabled",
+                f"shard={shard}",
+                f"data_dir={tmp_path / 'data'}",
+                *overrides,
+            ]
+        )
+    )
     return pd.read_csv(out / "table.csv")
 
 
 def test_fp3_shard_learns_k1_and_not_odd_k_without_bias(tmp_path, monkeypatch):
     """A small real run: with width 400 and 150 GD steps, k = 1 converges and k = 3 without bias does not."""
-    t = run_shard(tmp_path, monkeypatch, "fp3", ["scale=smoke", "seed=0", "experiment.fp3.ks=[1,3]",
-                                                 "experiment.fp3.width=400", "experiment.fp3.init_std=3.0",
-                                                 "experiment.fp3.max_steps=150"])
+    t = run_shard(
+        tmp_path,
+        monkeypatch,
+        "fp3",
+        [
+            "scale=smoke",
+            "seed=0",
+            "experiment.fp3.ks=[1,3]",
+            "experiment.fp3.width=400",
+            "experiment.fp3.init_std=3.0",
+            "experiment.fp3.max_steps=150",
+        ],
+    )
     it = t[t.metric == "iterations"].set_index(["bias", "k"])["value"]
     assert it[(True, 1)] < 20 and it[(False, 1)] < 20
     assert np.isnan(it[(False, 3)])
@@ -524,10 +570,13 @@ def test_fp1_shard_tracks_first_crossings_on_both_grids(tmp_path, monkeypatch):
     assert (ok["value_x"] <= ok["value_y"]).all()  # the authors' Δ_F never exceeds the complex one
 
 
-@pytest.mark.parametrize("shard,fault", [
-    ("fp1", "0:7:TERM"),  # inside FP1's one training call
-    ("fp3", "3:1:KILL"),  # killed between calls: the last finished call (bias, k = 3) is not retrained
-])
+@pytest.mark.parametrize(
+    "shard,fault",
+    [
+        ("fp1", "0:7:TERM"),  # inside FP1's one training call
+        ("fp3", "3:1:KILL"),  # killed between calls: the last finished call (bias, k = 3) is not retrained
+    ],
+)
 def test_killed_shard_resumes_byte_identical(tmp_path, shard, fault):
     """The first crossings, the final convergence check and the final kernel are taken at the end of each training
     call and saved with its checkpoint, so a resumed run's table equals an uninterrupted one's."""
@@ -536,11 +585,14 @@ def test_killed_shard_resumes_byte_identical(tmp_path, shard, fault):
     kill_and_resume(tmp_path, ["experiment=f_principle", f"shard={shard}"], fault)
 
 
-@pytest.mark.parametrize("shard,overrides", [
-    ("fp1", ["experiment.fp1.steps=1"]),
-    ("fp2", ["experiment.fp2.steps=1", "experiment.fp2.n_train=200", "experiment.fp2.data.num_samples=300"]),
-    ("fp3", ["experiment.fp3.max_steps=1", "experiment.fp3.ks=[1,12]"]),
-])
+@pytest.mark.parametrize(
+    "shard,overrides",
+    [
+        ("fp1", ["experiment.fp1.steps=1"]),
+        ("fp2", ["experiment.fp2.steps=1", "experiment.fp2.n_train=200", "experiment.fp2.data.num_samples=300"]),
+        ("fp3", ["experiment.fp3.max_steps=1", "experiment.fp3.ks=[1,12]"]),
+    ],
+)
 def test_paper_scale_paths_run_one_step_on_cpu(tmp_path, monkeypatch, shard, overrides):
     """The paper preset's models and data path, with a tiny override (one step, few samples, CPU)."""
     t = run_shard(tmp_path, monkeypatch, shard, ["scale=paper", "scale.device=cpu", "scale.seeds=1", *overrides])

@@ -30,8 +30,11 @@ def autograd_losses(model: BatchedMLP, x: torch.Tensor, y: torch.Tensor) -> torc
     """The current path: autograd through BatchedMLP, mean cross-entropy per model."""
     logits = model(x)
     y = y.expand(logits.shape[:2])
-    return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1),
-                                             reduction="none").view(logits.shape[:2]).mean(1)
+    return (
+        torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), reduction="none")
+        .view(logits.shape[:2])
+        .mean(1)
+    )
 
 
 def as_flat(model: BatchedMLP) -> torch.Tensor:
@@ -157,8 +160,10 @@ def test_restoring_flat_keeps_weights_and_the_fused_step_consistent():
     expect = cross_entropy_losses(trained, x, y)
 
     def same_as_trained(model):
-        assert all(torch.equal(a, b) for a, b in zip([*model.weights, *model.biases],
-                                                      [*trained.weights, *trained.biases], strict=True))
+        assert all(
+            torch.equal(a, b)
+            for a, b in zip([*model.weights, *model.biases], [*trained.weights, *trained.biases], strict=True)
+        )
         assert torch.equal(cross_entropy_losses(model, x, y), expect)
 
     state = trained.state_dict()

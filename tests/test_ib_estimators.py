@@ -248,8 +248,18 @@ def _models(n_models: int, n: int, d: int, seed: int) -> np.ndarray:
         lambda t, y: kde_mi(t, y, noise_var=1e-2, n_anchors=300, block=128),
         lambda t, y: saturated_fraction(t),
     ],
-    ids=["bin30", "bin100", "bin30-original", "adaptive30", "adaptive10", "width0.07", "kde", "kde-ragged",
-         "kde-anchors", "saturation"],
+    ids=[
+        "bin30",
+        "bin100",
+        "bin30-original",
+        "adaptive30",
+        "adaptive10",
+        "width0.07",
+        "kde",
+        "kde-ragged",
+        "kde-anchors",
+        "saturation",
+    ],
 )
 @pytest.mark.parametrize("n, d", [(N, 10), (1000, 3)])
 @pytest.mark.parametrize("threads", [1, 2])
@@ -297,8 +307,9 @@ def test_recorded_activations_do_not_depend_on_the_batch():
     seeds, acts = [0, 1, 2, 3, 4, 5, 6], ["tanh"] * 4 + ["relu"] * 3
 
     def model(idx):
-        return BatchedMLP([seeds[i] for i in idx], [12, 10, 7, 5, 4, 3, 2], [acts[i] for i in idx],
-                          init="truncated_normal")
+        return BatchedMLP(
+            [seeds[i] for i in idx], [12, 10, 7, 5, 4, 3, 2], [acts[i] for i in idx], init="truncated_normal"
+        )
 
     full_layers, full_logits = per_model_layers(model(range(7)), x)
     with torch.no_grad():

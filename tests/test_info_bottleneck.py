@@ -17,8 +17,17 @@ def test_smoke_shard_writes_every_estimator(tmp_path, monkeypatch, shard, act, p
     from repro.run import run
 
     monkeypatch.chdir(tmp_path)
-    [out] = run(compose(["experiment=info_bottleneck", "scale=smoke", "tracking=disabled", f"shard={shard}",
-                         f"data_dir={tmp_path / 'data'}"]))
+    [out] = run(
+        compose(
+            [
+                "experiment=info_bottleneck",
+                "scale=smoke",
+                "tracking=disabled",
+                f"shard={shard}",
+                f"data_dir={tmp_path / 'data'}",
+            ]
+        )
+    )
     t = pd.read_csv(out / "table.csv", keep_default_na=False)
     assert ESTIMATORS <= set(t["estimator"])
     assert set(t["activation"]) == {act} and set(t["protocol"]) == {protocol}
@@ -45,9 +54,17 @@ def test_one_shard_per_network_with_its_own_protocol():
     # Shwartz-Ziv & Tishby's code (ravidziv/IDNNs) and Saxe et al.'s (artemyk/ibsgd)
     st, saxe = laptop.protocols["st"], laptop.protocols["saxe"]
     assert (st.batch_size, st.hidden_init, st.output_init, st.shuffled_split) == (
-        512, "truncated_normal", "truncated_normal", False)
+        512,
+        "truncated_normal",
+        "truncated_normal",
+        False,
+    )
     assert (saxe.batch_size, saxe.hidden_init, saxe.output_init, saxe.shuffled_split) == (
-        256, "truncated_normal_fan_out", "glorot_uniform", True)
+        256,
+        "truncated_normal_fan_out",
+        "glorot_uniform",
+        True,
+    )
     assert laptop.estimators.bin_widths == [0.07, 0.035, 0.14] and laptop.estimators.st_bins == 30
 
 
@@ -99,9 +116,22 @@ def test_paper_scale_path_one_epoch(tmp_path, monkeypatch, shard):
     from repro.run import run
 
     monkeypatch.chdir(tmp_path)
-    [out] = run(compose(["experiment=info_bottleneck", "scale=paper", "scale.device=cpu", "scale.seeds=2",
-                         "tracking=disabled", f"data_dir={tmp_path / 'data'}", "experiment.epochs=1",
-                         "experiment.n_records=2", "experiment.kde_records=1", f"shard={shard}"]))
+    [out] = run(
+        compose(
+            [
+                "experiment=info_bottleneck",
+                "scale=paper",
+                "scale.device=cpu",
+                "scale.seeds=2",
+                "tracking=disabled",
+                f"data_dir={tmp_path / 'data'}",
+                "experiment.epochs=1",
+                "experiment.n_records=2",
+                "experiment.kde_records=1",
+                f"shard={shard}",
+            ]
+        )
+    )
     t = pd.read_csv(out / "table.csv", keep_default_na=False)
     first = compose(["experiment=info_bottleneck", "scale=paper"]).experiment.first_seed
     assert ESTIMATORS <= set(t["estimator"]) and set(t["seed"]) == {first, first + 1}
@@ -113,8 +143,13 @@ def _fake_mnist(data_dir, n: int) -> None:
     g = np.random.default_rng(0)
     path = DataRef("mnist", {"subset": n}).path(data_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(path, x=g.integers(0, 256, (n, 1, 28, 28), dtype=np.uint8), y=np.arange(n) % 10,
-             x_test=g.integers(0, 256, (40, 1, 28, 28), dtype=np.uint8), y_test=np.arange(40) % 10)
+    np.savez(
+        path,
+        x=g.integers(0, 256, (n, 1, 28, 28), dtype=np.uint8),
+        y=np.arange(n) % 10,
+        x_test=g.integers(0, 256, (40, 1, 28, 28), dtype=np.uint8),
+        y_test=np.arange(40) % 10,
+    )
 
 
 def test_paper_mnist_network_one_epoch(tmp_path, monkeypatch):
@@ -124,10 +159,22 @@ def test_paper_mnist_network_one_epoch(tmp_path, monkeypatch):
 
     monkeypatch.chdir(tmp_path)
     _fake_mnist(tmp_path / "data", 24)
-    cfg = compose(["experiment=info_bottleneck", "scale=paper", "scale.device=cpu", "tracking=disabled",
-                   f"data_dir={tmp_path / 'data'}", "experiment.mnist.subset=24", "experiment.mnist.n_test=40",
-                   "experiment.mnist.epochs=2", "experiment.mnist.seeds=2", "experiment.mnist.n_records=2",
-                   "experiment.mnist.kde_records=1", "shard=mnist"])
+    cfg = compose(
+        [
+            "experiment=info_bottleneck",
+            "scale=paper",
+            "scale.device=cpu",
+            "tracking=disabled",
+            f"data_dir={tmp_path / 'data'}",
+            "experiment.mnist.subset=24",
+            "experiment.mnist.n_test=40",
+            "experiment.mnist.epochs=2",
+            "experiment.mnist.seeds=2",
+            "experiment.mnist.n_records=2",
+            "experiment.mnist.kde_records=1",
+            "shard=mnist",
+        ]
+    )
     assert cfg.experiment.mnist.hidden == [1024, 20, 20, 20] and cfg.experiment.mnist.lr == 1e-3
     [out] = run(cfg)
     t = pd.read_csv(out / "table.csv", keep_default_na=False)
@@ -162,5 +209,8 @@ def test_configs_compose_from_conf_at_every_scale(scale):
 
     e = compose(["experiment=info_bottleneck", f"scale={scale}"]).experiment
     assert (e.epochs, e.estimators.kde_noise_var, e.mnist.enabled) == {
-        "smoke": (4, 1e-3, False), "laptop": (8000, 1e-3, False), "paper": (8000, 1e-3, True)}[scale]
+        "smoke": (4, 1e-3, False),
+        "laptop": (8000, 1e-3, False),
+        "paper": (8000, 1e-3, True),
+    }[scale]
     assert e.mnist.estimators.kde_noise_var == 0.1

@@ -54,8 +54,20 @@ def test_plan_lists_data_and_resources():
 
 
 def _shard(name: str, seconds: float | None, threads: int = 1) -> PlannedShard:
-    return PlannedShard("e", "laptop", name, "d", f"results/laptop/e/{name}", (), False, threads, 1000, 10, seconds,
-                        0 if seconds is None else int(seconds))
+    return PlannedShard(
+        "e",
+        "laptop",
+        name,
+        "d",
+        f"results/laptop/e/{name}",
+        (),
+        False,
+        threads,
+        1000,
+        10,
+        seconds,
+        0 if seconds is None else int(seconds),
+    )
 
 
 def test_schedule_runs_the_longest_shards_first():
@@ -120,11 +132,13 @@ def test_paper_image_shards_are_planned_from_their_flops():
     assert wide.expected_from == narrow.expected_from == "flops"
     images = cfg.experiment.image.epochs * (50_000 // 128) * 128  # whole batches of 128
     assert wide.expected_s == pytest.approx(
-        per_job * 6 * resnet.forward_macs(64) * images / (cfg.scale.device_tflops * 1e12))
+        per_job * 6 * resnet.forward_macs(64) * images / (cfg.scale.device_tflops * 1e12)
+    )
     cnn64 = shards[f"img-cnn5-k64-noise0.15-{block}"]
     sgd_images = cfg.experiment.image.sgd.steps * cfg.experiment.image.batch_size
     assert cnn64.expected_s == pytest.approx(
-        per_job * 6 * cnn.forward_macs(64) * sgd_images / (cfg.scale.device_tflops * 1e12))
+        per_job * 6 * cnn.forward_macs(64) * sgd_images / (cfg.scale.device_tflops * 1e12)
+    )
     assert wide.runtime_min > 4 * narrow.runtime_min and wide.runtime_min <= cfg.scale.job_limit_min
     split = {s.name: s for s in plan("double_descent", "paper", [f"scale.job_limit_min={wide.runtime_min // 2}"])}
     assert split[wide.name].allocations >= 2 and split[wide.name].runtime_min == wide.runtime_min // 2
@@ -132,6 +146,10 @@ def test_paper_image_shards_are_planned_from_their_flops():
 
 def test_the_reference_times_cover_every_laptop_shard():
     reference = reference_times()
-    missing = [f"{s.experiment}/{s.name}" for e in available_experiments() for s in plan(e, "laptop")
-               if ("laptop", e, s.name) not in reference]
+    missing = [
+        f"{s.experiment}/{s.name}"
+        for e in available_experiments()
+        for s in plan(e, "laptop")
+        if ("laptop", e, s.name) not in reference
+    ]
     assert not missing, f"workflow/shard_times.tsv lacks {missing}: measure them (Snakemake's benchmarks)"

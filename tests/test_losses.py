@@ -10,8 +10,11 @@ def test_cross_entropy_per_model_equals_torch():
     logits = (torch.randn(3, 4, 50, 10, generator=g) * 20).requires_grad_()  # large logits: the max shift matters
     y = torch.randint(0, 10, (4, 50), generator=g)  # shared by the 3 leading groups, as the width sweep's labels
     mine = cross_entropy_per_model(logits, y)
-    ref = torch.nn.functional.cross_entropy(logits.reshape(-1, 10), y.repeat(3, 1).reshape(-1),
-                                            reduction="none").view(3, 4, 50).mean(-1)
+    ref = (
+        torch.nn.functional.cross_entropy(logits.reshape(-1, 10), y.repeat(3, 1).reshape(-1), reduction="none")
+        .view(3, 4, 50)
+        .mean(-1)
+    )
     assert mine.shape == (3, 4) and torch.allclose(mine, ref, rtol=1e-6, atol=1e-5)
     w = torch.randn(3, 4, generator=g)
     (g_mine,) = torch.autograd.grad((mine * w).sum(), logits)

@@ -73,8 +73,13 @@ def test_masks_stay_applied_under_adam_with_live_moments():
         train(model.parameters(), loss, steps=5, optimizer=lambda p: opt)  # moments now non-zero everywhere
         masks = [(torch.rand_like(w) > 0.5).float() for w in model.weights]
         model.set_masks(masks)
-        train(model.parameters(), loss, steps=5, optimizer=lambda p: opt,
-              after_step=model.apply_masks_ if reapply else None)
+        train(
+            model.parameters(),
+            loss,
+            steps=5,
+            optimizer=lambda p: opt,
+            after_step=model.apply_masks_ if reapply else None,
+        )
         return model.weights[0].detach(), masks[0]
 
     w, m = run(reapply=True)
@@ -136,10 +141,28 @@ def lt_table(acc: dict, es_iter: dict | None = None, seeds=5, jitter=0.002) -> p
             a = a_all[s] - jitter * (s - 2) if isinstance(a_all, list) else a_all
             stop = stop_all[s] if isinstance(stop_all, list) else stop_all
             for step in (0, 100, 200, 300, 400, 500, 600, 700, 800, 900, 1000):
-                rows.append(dict(level=level, p_m=PMS[level], arm=arm, seed=s, step=step, metric="val_loss",
-                                 value=1.0 + abs(step - stop) / 1000))
-                rows.append(dict(level=level, p_m=PMS[level], arm=arm, seed=s, step=step, metric="test_acc",
-                                 value=(a + jitter * (s - 2)) if step == stop else 0.1))
+                rows.append(
+                    dict(
+                        level=level,
+                        p_m=PMS[level],
+                        arm=arm,
+                        seed=s,
+                        step=step,
+                        metric="val_loss",
+                        value=1.0 + abs(step - stop) / 1000,
+                    )
+                )
+                rows.append(
+                    dict(
+                        level=level,
+                        p_m=PMS[level],
+                        arm=arm,
+                        seed=s,
+                        step=step,
+                        metric="test_acc",
+                        value=(a + jitter * (s - 2)) if step == stop else 0.1,
+                    )
+                )
     return pd.DataFrame(rows)
 
 
@@ -263,8 +286,18 @@ def test_accuracy_claims_are_inconclusive_when_what_they_read_is_censored(cid, a
     elsewhere = {(0, "dense"): 1000} if cid in ("LT2", "LT3") else {(14, "random"): 1000}
     assert claim(cid).evaluate(lt_table(acc, es_iter=elsewhere), None)["status"] == "reproduced"
     # not reproduced stays a possible verdict when the points are measured
-    worse = good_acc(failing | ({(8, "reset"): 0.70} if cid == "LT1" else {(14, "reinit"): 0.81} if cid == "LT2"
-                                else {(8, "random"): 0.812} if cid == "LT3" else {(7, "rewind"): 0.72}))
+    worse = good_acc(
+        failing
+        | (
+            {(8, "reset"): 0.70}
+            if cid == "LT1"
+            else {(14, "reinit"): 0.81}
+            if cid == "LT2"
+            else {(8, "random"): 0.812}
+            if cid == "LT3"
+            else {(7, "rewind"): 0.72}
+        )
+    )
     assert claim(cid).evaluate(lt_table(worse), None)["status"] == "not reproduced"
 
 
@@ -276,8 +309,11 @@ def test_the_censoring_precondition_counts_fewer_than_20_percent():
     one = lt_table(good_acc(), es_iter={(low[0], "reinit"): [1000, 500, 500, 500, 500]})
     assert ltc.accuracies_uncensored("LT2")(one, None).holds is True
     k = -(-n // 5)  # ceil(20%): not fewer than 20%
-    stops = {(lvl, "reinit"): [1000] * min(5, k - 5 * i) + [500] * (5 - min(5, k - 5 * i))
-             for i, lvl in enumerate(low) if k - 5 * i > 0}
+    stops = {
+        (lvl, "reinit"): [1000] * min(5, k - 5 * i) + [500] * (5 - min(5, k - 5 * i))
+        for i, lvl in enumerate(low)
+        if k - 5 * i > 0
+    }
     assert ltc.accuracies_uncensored("LT2")(lt_table(good_acc(), es_iter=stops), None).holds is False
 
 
@@ -319,8 +355,16 @@ def test_lt1_checks_every_level_between_10_and_20_percent(monkeypatch):
 def probe_table(chain_stop=1000, dense=800, ticket=500, seeds=5) -> pd.DataFrame:
     """The chain with censored early stops at the dense level and the level nearest 21%, plus the LT4 probe."""
     acc = good_acc() | {(0, "probe_dense"): 0.80, (7, "probe_reset"): 0.81}
-    return lt_table(acc, es_iter={(0, "dense"): chain_stop, (7, "reset"): chain_stop, (0, "probe_dense"): dense,
-                                  (7, "probe_reset"): ticket}, seeds=seeds)
+    return lt_table(
+        acc,
+        es_iter={
+            (0, "dense"): chain_stop,
+            (7, "reset"): chain_stop,
+            (0, "probe_dense"): dense,
+            (7, "probe_reset"): ticket,
+        },
+        seeds=seeds,
+    )
 
 
 def test_lt4_reads_the_probe_three_verdicts():
@@ -334,8 +378,10 @@ def test_lt4_reads_the_probe_three_verdicts():
     # the probe itself censored: the precondition makes it inconclusive, naming the probe
     out = claim("LT4").evaluate(probe_table(dense=1000, ticket=1000), None)
     assert out["status"] == "inconclusive" and out["preconditions"][0]["holds"] is False
-    assert "10 of 10 early stops (100%)" in out["inconclusive_because"] and "(the LT4 probe)" in out[
-        "inconclusive_because"]
+    assert (
+        "10 of 10 early stops (100%)" in out["inconclusive_because"]
+        and "(the LT4 probe)" in out["inconclusive_because"]
+    )
     # the probe arms are not part of the chain's claims
     assert ltc.check_lt1(probe_table(), None).status is R and ltc.check_lt5(probe_table(), None).status is U
 
@@ -404,7 +450,7 @@ def test_masked_adam_is_torch_fused_adam_on_each_model_alone_bit_for_bit():
             alone[0].mul_(masks[0][b])
         alone = [p.requires_grad_() for p in alone]
         ref = torch.optim.Adam(alone, lr=1e-2, fused=True)
-        for gr in grads[starts[b]:]:
+        for gr in grads[starts[b] :]:
             for p, x in zip(alone, gr):
                 p.grad = x[b].clone()
             ref.step()
@@ -467,8 +513,9 @@ def test_the_probe_repeats_the_chains_masks_exactly():
     masks = magnitude_prune(theta.weights, [torch.ones_like(w) for w in theta.weights], [0.5, 0.2])
     kw = dict(train_set=tr, val=val, test=test, iterations=12, batch_size=30, lr=1e-2, eval_every=6)
     four = State.cat([theta, theta, theta, theta])
-    _, together, _ = train_level(four, [torch.cat([m] * 4) for m in masks], [0, 1] * 4, sizes,
-                                 starts=[0, 0, 3, 3, 0, 0, 0, 0], **kw)
+    _, together, _ = train_level(
+        four, [torch.cat([m] * 4) for m in masks], [0, 1] * 4, sizes, starts=[0, 0, 3, 3, 0, 0, 0, 0], **kw
+    )
     _, alone, _ = train_level(theta, masks, [0, 1], sizes, **kw)
     for wa, wb in zip(together.select([0, 1]).weights, alone.weights):
         assert torch.equal(wa, wb)
@@ -519,19 +566,39 @@ def _fake_data(root, family: str, n: int = 24) -> None:
     shape = (1, 28, 28) if family == "mnist" else (3, 32, 32)
     path = DataRef(family, {"subset": n}).path(root / "data")
     path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(path, x=g.integers(0, 256, (n, *shape), dtype=np.uint8), y=np.arange(n) % 10,
-             x_test=g.integers(0, 256, (10, *shape), dtype=np.uint8), y_test=np.arange(10))
+    np.savez(
+        path,
+        x=g.integers(0, 256, (n, *shape), dtype=np.uint8),
+        y=np.arange(n) % 10,
+        x_test=g.integers(0, 256, (10, *shape), dtype=np.uint8),
+        y_test=np.arange(10),
+    )
 
 
 def _paper_cfg(tmp_path, network: str, extra=()):
     from repro.config import compose
 
-    return compose(["experiment=lottery_ticket", "scale=paper", "scale.device=cpu", "tracking=disabled",
-                    f"data_dir={tmp_path / 'data'}", f"experiment.nets.networks=[{network}]",
-                    "experiment.nets.seeds=1", "experiment.nets.levels=2", "experiment.nets.subset=24",
-                    "experiment.nets.n_val=4", "experiment.nets.max_iterations=3", "experiment.nets.batch_size=4",
-                    "experiment.nets.eval_every=1", "experiment.nets.rewind_iteration=1",
-                    "experiment.nets.extra_rewind={resnet20:[2]}", f"shard=net-{network}-seed0", *extra])
+    return compose(
+        [
+            "experiment=lottery_ticket",
+            "scale=paper",
+            "scale.device=cpu",
+            "tracking=disabled",
+            f"data_dir={tmp_path / 'data'}",
+            f"experiment.nets.networks=[{network}]",
+            "experiment.nets.seeds=1",
+            "experiment.nets.levels=2",
+            "experiment.nets.subset=24",
+            "experiment.nets.n_val=4",
+            "experiment.nets.max_iterations=3",
+            "experiment.nets.batch_size=4",
+            "experiment.nets.eval_every=1",
+            "experiment.nets.rewind_iteration=1",
+            "experiment.nets.extra_rewind={resnet20:[2]}",
+            f"shard=net-{network}-seed0",
+            *extra,
+        ]
+    )
 
 
 @pytest.mark.parametrize("network,family", [("lenet300", "mnist"), ("resnet20", "cifar10")])
@@ -643,8 +710,13 @@ def test_every_config_value_comes_from_conf():
         assert isinstance(exp.imp, lt.IMPConfig) and isinstance(exp.nets, lt.NetsConfig)
 
 
-@pytest.mark.parametrize("key,line", [("experiment.imp.rewind_iteration", "  rewind_iteration: 100\n"),
-                                      ("experiment.nets.eval_every", "  eval_every: 500\n")])
+@pytest.mark.parametrize(
+    "key,line",
+    [
+        ("experiment.imp.rewind_iteration", "  rewind_iteration: 100\n"),
+        ("experiment.nets.eval_every", "  eval_every: 500\n"),
+    ],
+)
 def test_a_value_removed_from_conf_is_an_error_naming_it(tmp_path, monkeypatch, key, line):
     import shutil
 

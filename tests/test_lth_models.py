@@ -234,10 +234,20 @@ def vgg16_params(classes: int = 10) -> int:
 def test_param_counts():
     assert mlp_params([784, 300, 100, 10]) == 266_610
     assert n_params(lth.make("lenet300")) == 266_610
-    expected = {"conv2": convnet_params((64,)), "conv4": convnet_params((64, 128)),
-                "conv6": convnet_params((64, 128, 256)), "resnet20": resnet20_params(), "vgg16": vgg16_params()}
-    assert expected == {"conv2": 4_301_642, "conv4": 2_425_930, "conv6": 2_262_602, "resnet20": 272_474,
-                        "vgg16": 14_728_266}
+    expected = {
+        "conv2": convnet_params((64,)),
+        "conv4": convnet_params((64, 128)),
+        "conv6": convnet_params((64, 128, 256)),
+        "resnet20": resnet20_params(),
+        "vgg16": vgg16_params(),
+    }
+    assert expected == {
+        "conv2": 4_301_642,
+        "conv4": 2_425_930,
+        "conv6": 2_262_602,
+        "resnet20": 272_474,
+        "vgg16": 14_728_266,
+    }
     for name, n in expected.items():
         assert n_params(lth.make(name)) == n, name
     # the weight counts of FC19 Figure 2 (2-3 significant digits, some truncated rather than rounded):
@@ -282,7 +292,10 @@ def test_prunable_excludes_biases_and_bn():
     rates = lth.prune_rates("conv6", lth.make("conv6"))
     assert sorted(set(rates.values())) == [0.1, 0.15, 0.2] and rates["fc.weight"] == 0.1
     assert lth.prune_rates("lenet300", lth.make("lenet300")) == {
-        "hidden.0.weight": 0.2, "hidden.1.weight": 0.2, "fc.weight": 0.1}
+        "hidden.0.weight": 0.2,
+        "hidden.1.weight": 0.2,
+        "fc.weight": 0.1,
+    }
     assert set(lth.prune_rates("vgg16", lth.make("vgg16")).values()) == {0.2, 0.0}
 
 

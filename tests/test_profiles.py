@@ -29,8 +29,9 @@ def copy_workflow(dest: Path) -> Path:
 def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, REPRO_CONF_DIR=str(workdir / "conf"), WANDB_MODE="disabled")
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    return subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=workdir, env=env,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "snakemake", *args], cwd=workdir, env=env, capture_output=True, text=True, timeout=300
+    )
 
 
 def output_of(proc: subprocess.CompletedProcess) -> str:
@@ -55,8 +56,9 @@ def workdir(tmp_path_factory):
 
 
 def dry_run_slurm(workdir, scale):
-    proc = snakemake(workdir, "-n", "--workflow-profile", "profiles/slurm",
-                     "--config", f"scale={scale}", "tracking=disabled")
+    proc = snakemake(
+        workdir, "-n", "--workflow-profile", "profiles/slurm", "--config", f"scale={scale}", "tracking=disabled"
+    )
     assert proc.returncode == 0, output_of(proc)[-4000:]
     return jobs_of(output_of(proc))
 
@@ -82,8 +84,16 @@ def test_slurm_paper_splits_shards_longer_than_the_job_limit(tmp_path):
     work = copy_workflow(tmp_path / "w")
     scale = work / "conf/scale/paper.yaml"
     scale.write_text(scale.read_text().replace("job_limit_min: 1440", "job_limit_min: 180"))
-    proc = snakemake(work, "-n", "--workflow-profile", "profiles/slurm", "--config", "scale=paper",
-                     "experiments=[double_descent]", "tracking=disabled")
+    proc = snakemake(
+        work,
+        "-n",
+        "--workflow-profile",
+        "profiles/slurm",
+        "--config",
+        "scale=paper",
+        "experiments=[double_descent]",
+        "tracking=disabled",
+    )
     assert proc.returncode == 0, output_of(proc)[-4000:]
     jobs = jobs_of(output_of(proc))["rule train_gpu"]
     runtimes = [int(re.search(r"\bruntime=(\d+)\b", res).group(1)) for res in jobs]

@@ -50,16 +50,31 @@ def test_report_is_self_contained_and_complete(work):
     # every claim appears in the overview and in its card, each time with a badge of its status
     for claim in f_principle.CLAIMS:
         status = next(c["status"] for c in claims if c["id"] == claim.id)
-        row = re.search(rf'<tr>\s*<td><span class="badge (\w+)">([^<]+)</span></td>\s*<td class="key">'
-                        rf'<a href="#claim-{EXP}-{re.escape(claim.id)}"><b>{re.escape(claim.id)}</b>', html)
+        row = re.search(
+            rf'<tr>\s*<td><span class="badge (\w+)">([^<]+)</span></td>\s*<td class="key">'
+            rf'<a href="#claim-{EXP}-{re.escape(claim.id)}"><b>{re.escape(claim.id)}</b>',
+            html,
+        )
         assert row, claim.id
         assert row.group(2) == status and row.group(1) == {"reproduced": "ok", "not reproduced": "fail"}.get(
-            status, "unsure")
-        card = re.search(rf'id="claim-{EXP}-{re.escape(claim.id)}">\s*<h4><span class="badge \w+">{status}</span>'
-                         rf" {re.escape(claim.id)}(?: <span class=\"badge rev\">[^<]*</span>)?</h4>", html)
+            status, "unsure"
+        )
+        card = re.search(
+            rf'id="claim-{EXP}-{re.escape(claim.id)}">\s*<h4><span class="badge \w+">{status}</span>'
+            rf" {re.escape(claim.id)}(?: <span class=\"badge rev\">[^<]*</span>)?</h4>",
+            html,
+        )
         assert card, claim.id
-    for needle in ("How to read this report", "Decision rule", "Differs from the paper, and why", "Runtime",
-                   "Provenance", "no reason stated", "smoke test only", "torch"):
+    for needle in (
+        "How to read this report",
+        "Decision rule",
+        "Differs from the paper, and why",
+        "Runtime",
+        "Provenance",
+        "no reason stated",
+        "smoke test only",
+        "torch",
+    ):
         assert needle in html, needle
 
     # the figures are inline SVG, one per caption, with their captions
@@ -143,15 +158,17 @@ def test_bad_status_is_rejected(work):
 
 
 def test_inline_svg_strips_prolog_and_prefixes_ids():
-    svg = ('<?xml version="1.0" encoding="utf-8" standalone="no"?>\n'
-           '<!DOCTYPE svg PUBLIC "-//W3C//DTD SVG 1.1//EN" "http://www.w3.org/Graphics/SVG/1.1/DTD/svg11.dtd">\n'
-           '<svg xmlns:xlink="http://www.w3.org/1999/xlink" width="360pt" height="180pt" viewBox="0 0 360 180" '
-           'xmlns="http://www.w3.org/2000/svg" version="1.1">\n <metadata><rdf:RDF>http://x</rdf:RDF></metadata>\n'
-           ' <defs><path id="m1" d="M0 0"/><clipPath id="p2"><rect/></clipPath></defs>\n'
-           ' <use xlink:href="#m1" clip-path="url(#p2)"/>\n</svg>\n')
+    svg = (
+        '<?xml version="1.0" encoding="utf-8" standalone="no"?>\n'
+        '<!DOCTYPE svg PUBLIC "-//W3C//DTD SVG 1.1//EN" "http://www.w3.org/Graphics/SVG/1.1/DTD/svg11.dtd">\n'
+        '<svg xmlns:xlink="http://www.w3.org/1999/xlink" width="360pt" height="180pt" viewBox="0 0 360 180" '
+        'xmlns="http://www.w3.org/2000/svg" version="1.1">\n <metadata><rdf:RDF>http://x</rdf:RDF></metadata>\n'
+        ' <defs><path id="m1" d="M0 0"/><clipPath id="p2"><rect/></clipPath></defs>\n'
+        ' <use xlink:href="#m1" clip-path="url(#p2)"/>\n</svg>\n'
+    )
     out = str(inline_svg(svg, prefix="e-f0-"))
     assert out.startswith("<svg") and "http" not in out and "metadata" not in out
-    assert 'id="e-f0-m1"' in out and 'xlink:href="#e-f0-m1"' in out and 'url(#e-f0-p2)' in out
+    assert 'id="e-f0-m1"' in out and 'xlink:href="#e-f0-m1"' in out and "url(#e-f0-p2)" in out
     assert 'style="width:100%;max-width:480px;height:auto"' in out and 'viewBox="0 0 360 180"' in out
 
 
@@ -170,7 +187,7 @@ def test_run_health_lists_resumed_jobs_and_missing_seeds(smoke_copy):
     assert health["fp2"]["missing_seeds"] == [301] and health["fp2"]["resumed_from"] is None
     assert health["fp3"] == {"shard": "fp3", "resumed_from": None, "seeds": [300, 301], "missing_seeds": []}
     html = _render(smoke_copy)
-    section = html[html.index("<h3>Run health</h3>"):html.index("<h3>Runtime</h3>")]
+    section = html[html.index("<h3>Run health</h3>") : html.index("<h3>Runtime</h3>")]
     assert "1 of 3 job(s) resumed from a checkpoint; 1 with missing seeds" in section
     assert re.search(r"fp1</td>\s*<td><span class=\"badge warn\">0, 123</span>", section)
     assert re.search(r"fp2</td>.*?<span class=\"badge warn\">301</span>", section, re.S)
@@ -182,32 +199,56 @@ def test_preconditions_paired_intervals_and_revisions_are_shown(work):
     and the reason."""
     from repro.claims import Claim, Holds, Precondition, Revision, Status, Verdict
 
-    claim = Claim("FP9", "Low frequencies first.", "Xu et al. 2019", lambda t, c: Verdict(
-        Status.NOT_REPRODUCED, "+0.012 [95% CI -0.004, +0.020; median of 5 paired seed differences]", "see fig"),
-        rule="the new rule", preconditions=(
-            Precondition("training converged", lambda t, c: Holds(False, "loss still falling 8% over the last 10%"),
-                         "run the paper scale (20 000 steps)"),),
-        history=(Revision("2026-12-04", "the old rule", "not reproduced: 2 of 5 seeds", "the paper's Fig. 3 "
-                          "reads the first crossing"),))
+    claim = Claim(
+        "FP9",
+        "Low frequencies first.",
+        "Xu et al. 2019",
+        lambda t, c: Verdict(
+            Status.NOT_REPRODUCED, "+0.012 [95% CI -0.004, +0.020; median of 5 paired seed differences]", "see fig"
+        ),
+        rule="the new rule",
+        preconditions=(
+            Precondition(
+                "training converged",
+                lambda t, c: Holds(False, "loss still falling 8% over the last 10%"),
+                "run the paper scale (20 000 steps)",
+            ),
+        ),
+        history=(
+            Revision(
+                "2026-12-04",
+                "the old rule",
+                "not reproduced: 2 of 5 seeds",
+                "the paper's Fig. 3 reads the first crossing",
+            ),
+        ),
+    )
     path = work / "results" / SCALE / EXP / "claims.json"
     claims = json.loads(path.read_text())
     claims.append({**claim.evaluate(None, None), "experiment": EXP, "scale": SCALE})
     path.write_text(json.dumps(claims))
     html = _render(work)
-    card = html[html.index('id="claim-f_principle-FP9"'):]
-    card = card[:card.index("</dl>")]
+    card = html[html.index('id="claim-f_principle-FP9"') :]
+    card = card[: card.index("</dl>")]
     assert '<span class="badge unsure">inconclusive</span> FP9 <span class="badge rev">revised: rule version 2' in card
-    assert "Inconclusive because</dt><dd>under-powered at this scale: training converged: fails (loss still " \
-           "falling 8% over the last 10%)" in card
+    assert (
+        "Inconclusive because</dt><dd>under-powered at this scale: training converged: fails (loss still "
+        "falling 8% over the last 10%)" in card
+    )
     assert 'The rule alone reads <span class="badge fail">not reproduced</span>' in card
     assert "What would test it</dt><dd>run the paper scale (20 000 steps)" in card
     assert '<span class="badge fail">fails</span> training converged' in card
     assert "95% CI -0.004, +0.020" in card
-    overview = html[html.index('id="claims"'):html.index('id="exp-f_principle"')]
-    row = overview[overview.index('href="#claim-f_principle-FP9"'):]
+    overview = html[html.index('id="claims"') : html.index('id="exp-f_principle"')]
+    row = overview[overview.index('href="#claim-f_principle-FP9"') :]
     assert row.index('class="badge rev"') < row.index("</tr>")
-    revisions = html[html.index('id="revisions-f_principle"'):]
-    revisions = revisions[:revisions.index("</table>")]
-    for text in ("2026-12-04", "the old rule", "not reproduced: 2 of 5 seeds", "the paper&#39;s Fig. 3 reads the "
-                 "first crossing", "v1 → v2"):
+    revisions = html[html.index('id="revisions-f_principle"') :]
+    revisions = revisions[: revisions.index("</table>")]
+    for text in (
+        "2026-12-04",
+        "the old rule",
+        "not reproduced: 2 of 5 seeds",
+        "the paper&#39;s Fig. 3 reads the first crossing",
+        "v1 → v2",
+    ):
         assert text in revisions, text

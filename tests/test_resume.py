@@ -19,9 +19,23 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def repro(tmp_path, overrides: list[str], out: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "repro", *overrides, "scale=smoke", "tracking=disabled",
-                           f"data_dir={tmp_path / 'data'}", f"out={tmp_path / out}"],
-                          cwd=tmp_path, capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=300)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "repro",
+            *overrides,
+            "scale=smoke",
+            "tracking=disabled",
+            f"data_dir={tmp_path / 'data'}",
+            f"out={tmp_path / out}",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=300,
+    )
 
 
 def kill_and_resume(tmp_path, overrides: list[str], fault: str):
@@ -46,25 +60,35 @@ def _workflow_copy(dest) -> dict:
     for name in ("Snakefile", "workflow", "conf", "profiles", "environment.yml"):
         src = os.path.join(REPO, name)
         (shutil.copytree if os.path.isdir(src) else shutil.copy2)(src, dest / name)
-    return {**os.environ, "REPRO_CONF_DIR": str(dest / "conf"), "WANDB_MODE": "disabled",
-            "PATH": os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])}
+    return {
+        **os.environ,
+        "REPRO_CONF_DIR": str(dest / "conf"),
+        "WANDB_MODE": "disabled",
+        "PATH": os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")]),
+    }
 
 
-@pytest.mark.parametrize("overrides,fault", [
-    (["experiment=f_principle", "shard=fp3"], "3:5:TERM"),  # the 4th of several calls, each stopping early
-    (["experiment=double_descent", "shard=mlp-n200-noise0.15"], "0:5:TERM"),  # the batched width sweep
-    (["experiment=unrolling", "shard=sparse-noiseless"], "7:1:TERM"),  # layer-wise phases of the LISTA family
-    (["experiment=unrolling", "shard=tomography"], "1:3:TERM"),  # the second seed, with its lr schedule
-])
+@pytest.mark.parametrize(
+    "overrides,fault",
+    [
+        (["experiment=f_principle", "shard=fp3"], "3:5:TERM"),  # the 4th of several calls, each stopping early
+        (["experiment=double_descent", "shard=mlp-n200-noise0.15"], "0:5:TERM"),  # the batched width sweep
+        (["experiment=unrolling", "shard=sparse-noiseless"], "7:1:TERM"),  # layer-wise phases of the LISTA family
+        (["experiment=unrolling", "shard=tomography"], "1:3:TERM"),  # the second seed, with its lr schedule
+    ],
+)
 def test_sigterm_checkpoints_and_the_rerun_resumes(tmp_path, overrides, fault):
     killed = kill_and_resume(tmp_path, overrides, fault)
     assert killed.returncode == Preempted.exit_code and "preempted:" in killed.stderr
 
 
-@pytest.mark.parametrize("overrides,fault", [
-    (["experiment=info_bottleneck", "shard=relu"], "0:9:KILL"),
-    (["experiment=unrolling", "shard=sparse-snr40"], "4:1:KILL"),  # killed between calls' checkpoints
-])
+@pytest.mark.parametrize(
+    "overrides,fault",
+    [
+        (["experiment=info_bottleneck", "shard=relu"], "0:9:KILL"),
+        (["experiment=unrolling", "shard=sparse-snr40"], "4:1:KILL"),  # killed between calls' checkpoints
+    ],
+)
 def test_sigkill_resumes_from_the_last_periodic_checkpoint(tmp_path, overrides, fault):
     killed = kill_and_resume(tmp_path, overrides, fault)
     assert killed.returncode == -9
@@ -96,15 +120,34 @@ def test_the_pruning_chain_resumes_at_the_level_it_was_killed_in(tmp_path, signa
     assert (tmp_path / "run" / "table.csv").read_bytes() == (tmp_path / "clean" / "table.csv").read_bytes()
     assert not scratch_dir(tmp_path / "run").exists()
 
+
 @pytest.mark.integration
 def test_snakemake_retries_a_preempted_job_with_more_resources_and_it_resumes(tmp_path):
     """The real DAG: the shard is pre-empted (SIGTERM) on its first attempt; Snakemake's retry asks for twice the
     memory and run time and the job resumes from its checkpoint instead of starting over."""
     env = {**_workflow_copy(tmp_path), "REPRO_CHECKPOINT_S": "0", "REPRO_FAULT": "0:9:TERM"}
     target = "results/smoke/info_bottleneck/relu/table.csv"
-    proc = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "1", "--retries", "1", target, "--config",
-                           "scale=smoke", "experiments=[info_bottleneck]", "tracking=disabled"],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "--cores",
+            "1",
+            "--retries",
+            "1",
+            target,
+            "--config",
+            "scale=smoke",
+            "experiments=[info_bottleneck]",
+            "tracking=disabled",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     text = proc.stdout + proc.stderr
     assert proc.returncode == 0, text[-3000:]
     assert "Trying to restart job" in text or "attempt 2" in text.lower(), text[-3000:]
@@ -123,8 +166,17 @@ def test_a_second_snakemake_on_the_same_directory_is_refused(tmp_path):
     import time
 
     env = _workflow_copy(tmp_path)
-    cmd = [sys.executable, "-m", "snakemake", "--cores", "1", "--config", "scale=smoke",
-           "experiments=[info_bottleneck]", "tracking=disabled"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--cores",
+        "1",
+        "--config",
+        "scale=smoke",
+        "experiments=[info_bottleneck]",
+        "tracking=disabled",
+    ]
     first = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     locks = tmp_path / ".snakemake" / "locks"
     deadline = time.monotonic() + 120

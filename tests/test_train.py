@@ -39,8 +39,7 @@ def test_batched_training_equals_one_model_at_a_time(opt):
 
     for i, (seed, act) in enumerate(zip(seeds, [nn.Tanh, nn.ReLU, nn.Tanh])):
         ref = reference_mlp(seed, sizes, act)
-        train(list(ref.parameters()), lambda ref=ref: ((ref(x) - y) ** 2).mean().unsqueeze(0), steps=25,
-              optimizer=make)
+        train(list(ref.parameters()), lambda ref=ref: ((ref(x) - y) ** 2).mean().unsqueeze(0), steps=25, optimizer=make)
         torch.testing.assert_close(batched(x)[i], ref(x), rtol=1e-5, atol=1e-6)
 
 
@@ -69,8 +68,15 @@ def test_divergence_is_caught_at_its_step_and_names_the_model():
 def test_record_steps_and_early_stop():
     w = nn.Parameter(torch.tensor([4.0]))
     seen = []
-    done = train([w], lambda: w**2, steps=100, optimizer=lambda p: torch.optim.SGD(p, lr=0.25),
-                 record=seen.append, record_steps=[0, 1, 2, 50], stop=lambda: w.item() < 0.01)
+    done = train(
+        [w],
+        lambda: w**2,
+        steps=100,
+        optimizer=lambda p: torch.optim.SGD(p, lr=0.25),
+        record=seen.append,
+        record_steps=[0, 1, 2, 50],
+        stop=lambda: w.item() < 0.01,
+    )
     assert seen == [0, 1, 2] and done < 50  # w halves each step: 4 * 0.5**9 < 0.01
     assert done == 9
 
@@ -124,8 +130,7 @@ def test_progress_reaches_the_active_tracker_while_training():
     rec = RecordingTracker()
     with tracking.activated(rec):
         assert tracking.current() is rec
-        train([w], losses, steps=4, optimizer=lambda p: torch.optim.SGD(p, lr=0.1), label="toy",
-              progress_every_s=0.0)
+        train([w], losses, steps=4, optimizer=lambda p: torch.optim.SGD(p, lr=0.1), label="toy", progress_every_s=0.0)
     assert not isinstance(tracking.current(), RecordingTracker)  # deactivated after the run
     steps = [m["progress/toy/step"] for m, _ in rec.logs]
     assert steps == [1, 2, 3, 4] and all(s is None for _, s in rec.logs)  # wandb's own step counter
@@ -156,8 +161,11 @@ def test_wandb_curves_have_their_own_step_axis():
     run = FakeRun()
     track = _Wandb(run)
     assert run.defined == [("curves/*", "curves/step")]
-    table = pd.DataFrame({"seed": [0, 1, 0, 1], "step": [0, 0, 10, 10], "metric": "loss",
-                          "value": [4.0, 2.0, 1.0, 3.0]})
+    table = pd.DataFrame(
+        {"seed": [0, 1, 0, 1], "step": [0, 0, 10, 10], "metric": "loss", "value": [4.0, 2.0, 1.0, 3.0]}
+    )
     log_curves(track, table)
-    assert run.logged == [({"curves/step": 0, "curves/loss/median": 3.0}, None),
-                          ({"curves/step": 10, "curves/loss/median": 2.0}, None)]
+    assert run.logged == [
+        ({"curves/step": 0, "curves/loss/median": 3.0}, None),
+        ({"curves/step": 10, "curves/loss/median": 2.0}, None),
+    ]

@@ -48,8 +48,9 @@ def test_divergence_names_every_model_bad_at_the_first_bad_step():
         return w * torch.tensor([float("inf") if i in bad else 1.0 for i in range(4)])
 
     with pytest.raises(Diverged) as e:
-        train([w], losses, steps=50, optimizer=sgd(0.01), check_every=50, model_names=list("abcd"),
-              progress_every_s=None)
+        train(
+            [w], losses, steps=50, optimizer=sgd(0.01), check_every=50, model_names=list("abcd"), progress_every_s=None
+        )
     assert e.value.step == 5 and e.value.models == ["b", "d"]  # checked at the end: the first bad step wins
 
 
@@ -57,14 +58,29 @@ def test_divergence_is_checked_before_a_record_and_on_early_stop():
     w, losses, _ = nan_at(3, 0, 2)
     seen = []
     with pytest.raises(Diverged) as e:
-        train([w], losses, steps=100, optimizer=sgd(0.01), record=seen.append, record_steps=[0, 2, 5],
-              check_every=50, progress_every_s=None)
+        train(
+            [w],
+            losses,
+            steps=100,
+            optimizer=sgd(0.01),
+            record=seen.append,
+            record_steps=[0, 2, 5],
+            check_every=50,
+            progress_every_s=None,
+        )
     assert e.value.step == 3 and seen == [0, 2]  # record(5) never saw the diverged models
 
     w, losses, calls = nan_at(3, 1, 2)
     with pytest.raises(Diverged) as e:
-        train([w], losses, steps=100, optimizer=sgd(0.01), stop=lambda: calls["n"] == 4, check_every=50,
-              progress_every_s=None)
+        train(
+            [w],
+            losses,
+            steps=100,
+            optimizer=sgd(0.01),
+            stop=lambda: calls["n"] == 4,
+            check_every=50,
+            progress_every_s=None,
+        )
     assert e.value.step == 3
 
 
@@ -108,8 +124,10 @@ def test_fused_and_foreach_optimizers_agree_with_the_for_loop_one(kind):
     """foreach (the default on CPU) equals the for-loop implementation exactly; the fused kernel agrees within
     rtol 1e-5, atol 1e-6 on every parameter after 100 steps (it reorders float32 arithmetic: last bits only)."""
     lr = 1e-2 if kind == "adam" else 0.1
-    ref = {"adam": lambda p: torch.optim.Adam(p, lr=lr, foreach=False),
-           "sgd": lambda p: torch.optim.SGD(p, lr=lr, momentum=0.9, foreach=False)}[kind]
+    ref = {
+        "adam": lambda p: torch.optim.Adam(p, lr=lr, foreach=False),
+        "sgd": lambda p: torch.optim.SGD(p, lr=lr, momentum=0.9, foreach=False),
+    }[kind]
     fast = {"adam": adam, "sgd": lambda lr_, **kw: sgd(lr_, momentum=0.9, **kw)}[kind]
     finals = {}
     for name, make in (("loop", ref), ("foreach", fast(lr)), ("fused", fast(lr, fused=True))):
@@ -140,8 +158,13 @@ def test_the_default_update_does_not_depend_on_a_models_position_in_the_batch(ma
 
             def fit(rows, start=start, target=target):
                 p = nn.Parameter(start[rows].clone())
-                train([p], lambda: (torch.sin(3 * p) * target[rows]).sum(1), steps=20, optimizer=make,
-                      progress_every_s=None)
+                train(
+                    [p],
+                    lambda: (torch.sin(3 * p) * target[rows]).sum(1),
+                    steps=20,
+                    optimizer=make,
+                    progress_every_s=None,
+                )
                 return p.detach()
 
             together = fit(list(range(B)))
@@ -153,8 +176,16 @@ def test_record_runs_under_inference_mode_and_steps_do_not():
     w = nn.Parameter(torch.tensor([1.0]))
     modes = []
     mode = torch.is_inference_mode_enabled
-    train([w], lambda: w**2, steps=3, optimizer=sgd(0.1), record=lambda s: modes.append(mode()), record_steps=[0, 3],
-          after_step=lambda: modes.append(mode()), progress_every_s=None)
+    train(
+        [w],
+        lambda: w**2,
+        steps=3,
+        optimizer=sgd(0.1),
+        record=lambda s: modes.append(mode()),
+        record_steps=[0, 3],
+        after_step=lambda: modes.append(mode()),
+        progress_every_s=None,
+    )
     assert modes == [True, False, False, False, True]
 
 
@@ -183,13 +214,21 @@ def test_a_fault_hook_gets_the_call_and_the_step(tmp_path):
     ck = checkpoint.Checkpointer(tmp_path, "digest", enabled=False, fault=lambda c, s: seen.append((c, s)))
     w = nn.Parameter(torch.tensor([1.0]))
     train([w], lambda: w**2, steps=2, optimizer=sgd(0.1), checkpointer=ck, progress_every_s=None)
-    train([w], lambda: w**2, steps=3, optimizer=sgd(0.1), checkpointer=ck, progress_every_s=None,
-          stop=lambda: len(seen) == 3)
+    train(
+        [w],
+        lambda: w**2,
+        steps=3,
+        optimizer=sgd(0.1),
+        checkpointer=ck,
+        progress_every_s=None,
+        stop=lambda: len(seen) == 3,
+    )
     assert seen == [(0, 1), (0, 2), (1, 1)]  # a call that stops early does not reach the hook at its last step
 
 
 def test_a_checkpointed_call_resumes_with_the_same_parameters(tmp_path):
     """The state object carries the checkpointer: a call interrupted after its periodic save resumes from it."""
+
     def run(ck, steps):
         model, losses = ib_net()
         train(model.parameters(), losses, steps=steps, optimizer=adam(1e-2), checkpointer=ck, progress_every_s=None)

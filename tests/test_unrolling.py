@@ -96,7 +96,7 @@ def test_measure_has_the_stated_snr_and_the_oracle_is_exact_without_noise():
     z = torch.randn(400, 100, dtype=a.dtype, generator=torch.Generator().manual_seed(1))
     y = lasso.measure(a, x, z, 40.0)
     clean = x @ a.T
-    snr = 10 * math.log10(float((clean ** 2).sum() / ((y - clean) ** 2).sum()))
+    snr = 10 * math.log10(float((clean**2).sum() / ((y - clean) ** 2).sum()))
     assert snr == pytest.approx(40.0, abs=0.2)
     assert torch.equal(lasso.measure(a, x, z, None), clean)
     assert lasso.oracle_nmse_db(a, x, clean) < -200  # exact up to rounding
@@ -151,16 +151,35 @@ def test_a_greedy_step_is_the_gradient_of_that_layers_loss_with_the_earlier_laye
 
     def one_step(params, losses, **kw):  # every call trains one step; stop after layer 2's first phase
         calls.append(kw["label"])
-        return train(params, losses, steps=1, optimizer=kw["optimizer"], progress_every_s=None) if len(calls) == 1 \
-            or "layer 2/3 new" in kw["label"] else 0
+        return (
+            train(params, losses, steps=1, optimizer=kw["optimizer"], progress_every_s=None)
+            if len(calls) == 1 or "layer 2/3 new" in kw["label"]
+            else 0
+        )
 
-    train_greedy([net], (y, x), lambda: idx, lr=1e-3, scalar_lr=1e-2, decays=[0.2], steps=1, finish_steps=0,
-                 finish_lr=1e-5, train_fn=one_step, label="t")
+    train_greedy(
+        [net],
+        (y, x),
+        lambda: idx,
+        lr=1e-3,
+        scalar_lr=1e-2,
+        decays=[0.2],
+        steps=1,
+        finish_steps=0,
+        finish_lr=1e-5,
+        train_fn=one_step,
+        label="t",
+    )
     # the reference: layer 1's step, then layer 2's step through the full net, layer 1 frozen (not in the optimizer)
     for k in (1, 2):
         params = ref.layer_params(k - 1)
-        train(params, lambda k=k: (((ref(y[idx], upto=k)[-1] - x[idx]) ** 2).sum(-1).mean()).reshape(1), steps=1,
-              optimizer=grouped_adam(1e-3, 1e-2), progress_every_s=None)
+        train(
+            params,
+            lambda k=k: (((ref(y[idx], upto=k)[-1] - x[idx]) ** 2).sum(-1).mean()).reshape(1),
+            steps=1,
+            optimizer=grouped_adam(1e-3, 1e-2),
+            progress_every_s=None,
+        )
     for p, q in zip(net.parameters(), ref.parameters()):
         assert torch.allclose(p, q, atol=1e-10)
     assert not torch.equal(net.w[1], Unrolled("lista_cp", a, 3, 0.3, 0.0, 0.0).w[1])  # layer 2 did move
@@ -261,8 +280,17 @@ def test_smoke_shards_write_every_method(tmp_path, monkeypatch):
     from repro.run import run
 
     monkeypatch.chdir(tmp_path)
-    outs = run(compose(["experiment=unrolling", "scale=smoke", "tracking=disabled", f"data_dir={tmp_path / 'data'}",
-                        "shard=sparse-snr40"]))
+    outs = run(
+        compose(
+            [
+                "experiment=unrolling",
+                "scale=smoke",
+                "tracking=disabled",
+                f"data_dir={tmp_path / 'data'}",
+                "shard=sparse-snr40",
+            ]
+        )
+    )
     t = pd.read_csv(outs[0] / "table.csv")
     assert set(t["method"]) == {*METHODS, "ista", "fista", "oracle"} and set(t["noise"]) == {"snr40"}
     learned = t[t["method"].isin(METHODS) & (t["metric"] == "nmse_db")]
@@ -294,10 +322,22 @@ def test_layerwise_schedule_trains_each_layer_in_turn(tmp_path, monkeypatch):
     from repro.run import run
 
     monkeypatch.chdir(tmp_path)
-    [out] = run(compose(["experiment=unrolling", "scale=smoke", "tracking=disabled", f"data_dir={tmp_path / 'data'}",
-                         "shard=sparse-noiseless", "experiment.schedule=layerwise", "experiment.steps=3",
-                         "experiment.seeds=1",
-                         "experiment.patience=1", "experiment.eval_every=1"]))
+    [out] = run(
+        compose(
+            [
+                "experiment=unrolling",
+                "scale=smoke",
+                "tracking=disabled",
+                f"data_dir={tmp_path / 'data'}",
+                "shard=sparse-noiseless",
+                "experiment.schedule=layerwise",
+                "experiment.steps=3",
+                "experiment.seeds=1",
+                "experiment.patience=1",
+                "experiment.eval_every=1",
+            ]
+        )
+    )
     t = pd.read_csv(out / "table.csv")
     val = t[(t["metric"] == "val_nmse_db") & (t["method"] == "lista")].sort_values("layer")
     assert list(val["layer"]) == [1, 2, 3]
@@ -321,10 +361,24 @@ def test_a_killed_greedy_schedule_rebuilds_its_cached_inputs_and_resumes_identic
     import sys
 
     def repro(out: str, env: dict | None = None) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "repro", "experiment=unrolling", "shard=sparse-noiseless",
-                               "scale=smoke", "tracking=disabled", f"data_dir={tmp_path / 'data'}",
-                               f"out={tmp_path / out}"], cwd=tmp_path, capture_output=True, text=True,
-                              env={**os.environ, **(env or {})}, timeout=300)
+        return subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "repro",
+                "experiment=unrolling",
+                "shard=sparse-noiseless",
+                "scale=smoke",
+                "tracking=disabled",
+                f"data_dir={tmp_path / 'data'}",
+                f"out={tmp_path / out}",
+            ],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            env={**os.environ, **(env or {})},
+            timeout=300,
+        )
 
     clean = repro("clean")
     assert clean.returncode == 0, clean.stderr
@@ -344,13 +398,35 @@ def test_paper_scale_sparse_path(tmp_path, monkeypatch):
     from repro.run import run
 
     monkeypatch.chdir(tmp_path)
-    cfg = compose(["experiment=unrolling", "scale=paper", "scale.device=cpu", "tracking=disabled",
-                   f"data_dir={tmp_path / 'data'}", "shard=sparse-noiseless", "experiment.m=20", "experiment.n=40",
-                   "experiment.layers=2", "experiment.n_test=20", "experiment.n_val=20", "experiment.steps=4",
-                   "experiment.eval_every=1", "experiment.classical_iterations=10"])
+    cfg = compose(
+        [
+            "experiment=unrolling",
+            "scale=paper",
+            "scale.device=cpu",
+            "tracking=disabled",
+            f"data_dir={tmp_path / 'data'}",
+            "shard=sparse-noiseless",
+            "experiment.m=20",
+            "experiment.n=40",
+            "experiment.layers=2",
+            "experiment.n_test=20",
+            "experiment.n_val=20",
+            "experiment.steps=4",
+            "experiment.eval_every=1",
+            "experiment.classical_iterations=10",
+        ]
+    )
     e = cfg.experiment
     assert (e.schedule, e.patience, e.eval_every, e.lr, e.decay_rate, e.batch_size, e.alista_step, e.init) == (
-        "layerwise", 400, 1, 5e-4, 0.3, 64, 1.0, "ista")  # the authors' protocol (eval_every overridden here)
+        "layerwise",
+        400,
+        1,
+        5e-4,
+        0.3,
+        64,
+        1.0,
+        "ista",
+    )  # the authors' protocol (eval_every overridden here)
     [out] = run(cfg)
     t = pd.read_csv(out / "table.csv")
     assert set(t[t["metric"] == "nmse_db"]["method"]) == {*METHODS, "ista", "fista", "oracle"}
@@ -366,12 +442,28 @@ def test_a_killed_early_stopping_phase_resumes_with_its_own_stopping_state(tmp_p
     import sys
 
     def repro(out: str, env: dict | None = None) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "repro", "experiment=unrolling", "shard=sparse-noiseless",
-                               "scale=smoke", "tracking=disabled", "experiment.schedule=layerwise",
-                               "experiment.patience=2", "experiment.eval_every=1",
-                               "experiment.steps=8", f"data_dir={tmp_path / 'data'}", f"out={tmp_path / out}"],
-                              cwd=tmp_path, capture_output=True, text=True, env={**os.environ, **(env or {})},
-                              timeout=300)
+        return subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "repro",
+                "experiment=unrolling",
+                "shard=sparse-noiseless",
+                "scale=smoke",
+                "tracking=disabled",
+                "experiment.schedule=layerwise",
+                "experiment.patience=2",
+                "experiment.eval_every=1",
+                "experiment.steps=8",
+                f"data_dir={tmp_path / 'data'}",
+                f"out={tmp_path / out}",
+            ],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            env={**os.environ, **(env or {})},
+            timeout=300,
+        )
 
     clean = repro("clean")
     assert clean.returncode == 0, clean.stderr

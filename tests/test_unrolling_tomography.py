@@ -228,10 +228,14 @@ def test_the_yaml_presets_compose_and_validate():
 
 def smoke_ctx(tmp_path, seeds=(0, 1)):
     c = tomo_config()
-    return types.SimpleNamespace(exp=types.SimpleNamespace(tomography=c), seeds=list(seeds),
-                                 device=torch.device("cpu"), data_dir=str(tmp_path),
-                                 label=lambda *p: "/".join(["unrolling/tomography", *map(str, p)]),
-                                 keep=lambda name, obj: None)
+    return types.SimpleNamespace(
+        exp=types.SimpleNamespace(tomography=c),
+        seeds=list(seeds),
+        device=torch.device("cpu"),
+        data_dir=str(tmp_path),
+        label=lambda *p: "/".join(["unrolling/tomography", *map(str, p)]),
+        keep=lambda name, obj: None,
+    )
 
 
 @pytest.fixture(scope="module")

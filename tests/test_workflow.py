@@ -42,8 +42,14 @@ def snakemake(workdir: Path, *args: str, timeout: int = 600) -> subprocess.Compl
     env["WANDB_MODE"] = "disabled"
     # the rules call `python -m repro ...`: make it this interpreter
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    return subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=workdir, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "snakemake", *args],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def output_of(proc: subprocess.CompletedProcess) -> str:
@@ -84,8 +90,13 @@ def test_smoke_run_writes_report_with_every_claim(smoke_run):
     for claim in CLAIMS:
         assert claim.id in text, f"claims.json lacks claim {claim.id}"
         # the id appears on the page right after a verdict badge
-        badge = (r'class="badge[^"]*"[^>]*>\s*(?:' + "|".join(statuses) + r")\s*</span>\s*(?:<[^>]+>\s*)*"
-                 + re.escape(claim.id) + r"(?![\w-])")
+        badge = (
+            r'class="badge[^"]*"[^>]*>\s*(?:'
+            + "|".join(statuses)
+            + r")\s*</span>\s*(?:<[^>]+>\s*)*"
+            + re.escape(claim.id)
+            + r"(?![\w-])"
+        )
         assert re.search(badge, html), f"report shows no verdict badge for claim {claim.id}"
     assert "<svg" in html, "report embeds no SVG figure"
     for shard in ("fp1", "fp2", "fp3"):
@@ -132,8 +143,9 @@ def test_changing_one_value_reruns_only_that_shard(smoke_run):
         proc = snakemake(smoke_run, "-n", *SMOKE)
         assert proc.returncode == 0, output_of(proc)[-4000:]
         jobs = planned_jobs(output_of(proc))
-        assert jobs == [("aggregate", None), ("all", None), ("report", None), ("train_cpu", "fp3")], \
-            output_of(proc)[-6000:]
+        assert jobs == [("aggregate", None), ("all", None), ("report", None), ("train_cpu", "fp3")], output_of(proc)[
+            -6000:
+        ]
     finally:
         preset.write_text(original)
     proc = snakemake(smoke_run, "-n", *SMOKE)
@@ -161,8 +173,11 @@ def test_editing_a_multi_shard_experiment_reruns_only_the_affected_shards(smoke_
     assert n == 1, "expected one epochs (mlp's) in the double_descent smoke preset"
     mlp = sorted(p.name for p in exp.iterdir() if p.name.startswith("mlp-"))
     assert len(mlp) >= 2
-    rf, page, other = exp / "rf/table.csv", smoke_run / "reports/smoke/index.html", \
-        smoke_run / "results/smoke/f_principle/claims.json"
+    rf, page, other = (
+        exp / "rf/table.csv",
+        smoke_run / "reports/smoke/index.html",
+        smoke_run / "results/smoke/f_principle/claims.json",
+    )
     before = {p: p.stat().st_mtime_ns for p in (rf, page, other)}
     try:
         preset.write_text(changed)
@@ -183,11 +198,14 @@ def test_editing_a_multi_shard_experiment_reruns_only_the_affected_shards(smoke_
     assert proc.returncode == 0, output_of(proc)[-6000:]
 
 
-@pytest.mark.parametrize("config, message", [
-    (("scale=smoke", "sclae=laptop"), "'sclae' was unexpected"),
-    (("scale=huge",), "'huge' is not one of"),
-    (("scale=smoke", "experiments=[no_such_experiment]"), "unknown experiment(s) 'no_such_experiment'"),
-])
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        (("scale=smoke", "sclae=laptop"), "'sclae' was unexpected"),
+        (("scale=huge",), "'huge' is not one of"),
+        (("scale=smoke", "experiments=[no_such_experiment]"), "unknown experiment(s) 'no_such_experiment'"),
+    ],
+)
 def test_bad_config_fails_clearly_and_writes_nothing(tmp_path, config, message):
     wd = copy_workflow(tmp_path / "workflow")
     proc = snakemake(wd, "--cores", "2", "--config", *config)

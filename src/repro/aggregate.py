@@ -73,8 +73,10 @@ def read_shards(scale: str, experiment: str, root: str | Path = RESULTS):
         raise AggregateError(f"unknown scale {scale!r}; valid choices: {', '.join(config_mod.SCALES)}")
     base = experiment_dir(scale, experiment, root)
     if not base.is_dir():
-        raise AggregateError(f"no results for {experiment} at scale {scale}: {base} does not exist "
-                             f"(run the shards first: python -m repro experiment={experiment} scale={scale})")
+        raise AggregateError(
+            f"no results for {experiment} at scale {scale}: {base} does not exist "
+            f"(run the shards first: python -m repro experiment={experiment} scale={scale})"
+        )
     # the shard list comes from the config as composed now; each shard's frozen config is then checked
     try:
         current = config_mod.compose([f"experiment={experiment}", f"scale={scale}"])
@@ -84,8 +86,10 @@ def read_shards(scale: str, experiment: str, root: str | Path = RESULTS):
     missing = [n for n in names for f in SHARD_FILES if not (base / n / f).is_file()]
     if missing:
         lacking = sorted({n for n in missing})
-        raise AggregateError(f"{experiment} at scale {scale}: shard(s) {', '.join(lacking)} incomplete or missing "
-                             f"under {base} (each needs {TABLE}, {FROZEN_CONFIG}, {PROVENANCE})")
+        raise AggregateError(
+            f"{experiment} at scale {scale}: shard(s) {', '.join(lacking)} incomplete or missing "
+            f"under {base} (each needs {TABLE}, {FROZEN_CONFIG}, {PROVENANCE})"
+        )
     shards = {}
     for n in names:
         d = base / n
@@ -97,11 +101,16 @@ def read_shards(scale: str, experiment: str, root: str | Path = RESULTS):
             raise AggregateError(f"cannot read shard {d}: {e}") from None
         if not isinstance(frozen, dict):
             raise AggregateError(f"{d / FROZEN_CONFIG} is not a config mapping")
-        got = ((frozen.get("experiment") or {}).get("name"), (frozen.get("scale") or {}).get("name"),
-               frozen.get("shard"))
+        got = (
+            (frozen.get("experiment") or {}).get("name"),
+            (frozen.get("scale") or {}).get("name"),
+            frozen.get("shard"),
+        )
         if got != (experiment, scale, n):
-            raise AggregateError(f"{d / FROZEN_CONFIG} is for experiment={got[0]} scale={got[1]} shard={got[2]}, "
-                                 f"expected experiment={experiment} scale={scale} shard={n}")
+            raise AggregateError(
+                f"{d / FROZEN_CONFIG} is for experiment={got[0]} scale={got[1]} shard={got[2]}, "
+                f"expected experiment={experiment} scale={scale} shard={n}"
+            )
         for col in ("shard", "seed", "step", "metric", "value"):
             if col not in table.columns:
                 raise AggregateError(f"{d / TABLE} lacks the column {col!r}")
@@ -118,8 +127,11 @@ def _frozen_value(frozen: dict, key: str):
 
 
 def _seeds(frozen: dict) -> tuple:
-    return (frozen.get("seed"), (frozen.get("scale") or {}).get("seeds"),
-            (frozen.get("experiment") or {}).get("first_seed"))
+    return (
+        frozen.get("seed"),
+        (frozen.get("scale") or {}).get("seeds"),
+        (frozen.get("experiment") or {}).get("first_seed"),
+    )
 
 
 def merged_config(module, shards: dict, current: config_mod.RunConfig) -> config_mod.RunConfig:
@@ -134,8 +146,10 @@ def merged_config(module, shards: dict, current: config_mod.RunConfig) -> config
     for n in names:
         frozen = shards[n][1]
         if _seeds(frozen) != seeds0:
-            raise AggregateError(f"shards {names[0]} and {n} ran different seeds (seed, scale.seeds, first_seed: "
-                                 f"{seeds0} vs {_seeds(frozen)}); rerun the stale shard")
+            raise AggregateError(
+                f"shards {names[0]} and {n} ran different seeds (seed, scale.seeds, first_seed: "
+                f"{seeds0} vs {_seeds(frozen)}); rerun the stale shard"
+            )
         # compared leaf by leaf, so that a section one shard reads and a value in it another reads meet
         leaves: dict[str, object] = {}
         for k in specs[n].keys:
@@ -144,8 +158,10 @@ def merged_config(module, shards: dict, current: config_mod.RunConfig) -> config
         for key, value in leaves.items():
             if key in taken and taken[key][1] != value:
                 first, v0 = taken[key]
-                raise AggregateError(f"the frozen configs of shards {first} and {n} disagree on experiment.{key}, "
-                                     f"which both read ({first}={v0!r} vs {n}={value!r}); rerun the stale shard")
+                raise AggregateError(
+                    f"the frozen configs of shards {first} and {n} disagree on experiment.{key}, "
+                    f"which both read ({first}={v0!r} vs {n}={value!r}); rerun the stale shard"
+                )
             taken.setdefault(key, (n, value))
     merged = config_mod.to_dict(current)
     for key, (_n, value) in taken.items():
@@ -207,17 +223,34 @@ def deviations(cfg: config_mod.RunConfig, paper: config_mod.RunConfig, stated: d
     exp_there = {k: v for k, v in there["experiment"].items() if k not in ("deviations", "name")}
     a, b = flatten(exp_here), flatten(exp_there)
     differing = [k for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
-    full_here, full_there = {"experiment": exp_here, "scale": here["scale"]}, {"experiment": exp_there,
-                                                                               "scale": there["scale"]}
+    full_here, full_there = (
+        {"experiment": exp_here, "scale": here["scale"]},
+        {"experiment": exp_there, "scale": there["scale"]},
+    )
     rows: dict[str, dict] = {}
     for leaf in differing:
         rk = _reason_key(leaf, reasons) or leaf
-        rows.setdefault(rk, {"key": rk, "value": _lookup(exp_here, rk), "paper": _lookup(exp_there, rk),
-                             "reason": reasons.get(rk), "stated": rk in reasons, "differs": True})
+        rows.setdefault(
+            rk,
+            {
+                "key": rk,
+                "value": _lookup(exp_here, rk),
+                "paper": _lookup(exp_there, rk),
+                "reason": reasons.get(rk),
+                "stated": rk in reasons,
+                "differs": True,
+            },
+        )
     if here["scale"]["seeds"] != there["scale"]["seeds"]:
         k = "scale.seeds" if "scale.seeds" in reasons else "seeds"
-        rows[k] = {"key": k, "value": here["scale"]["seeds"], "paper": there["scale"]["seeds"],
-                   "reason": reasons.get(k), "stated": k in reasons, "differs": True}
+        rows[k] = {
+            "key": k,
+            "value": here["scale"]["seeds"],
+            "paper": there["scale"]["seeds"],
+            "reason": reasons.get(k),
+            "stated": k in reasons,
+            "differs": True,
+        }
     for k, reason in reasons.items():
         if k not in rows:
             v = _lookup(full_here, k) if k.startswith("scale.") else _lookup(exp_here, k)
@@ -263,8 +296,14 @@ def evaluate_claims(module, table: pd.DataFrame, cfg, experiment: str, scale: st
             result = claim.evaluate(table, cfg)
         except Exception as e:  # noqa: BLE001  a bug in a check: inconclusive and loud, never a pass
             print(f"warning: claim {claim.id}: check raised {type(e).__name__}: {e}", file=sys.stderr)
-            result = {**claim.describe(), "status": "inconclusive", "rule_status": "inconclusive", "measured": "n/a",
-                      "detail": f"the check failed: {type(e).__name__}: {e}", "error": True}
+            result = {
+                **claim.describe(),
+                "status": "inconclusive",
+                "rule_status": "inconclusive",
+                "measured": "n/a",
+                "detail": f"the check failed: {type(e).__name__}: {e}",
+                "error": True,
+            }
         result.update(experiment=experiment, scale=scale)
         out.append(_json_safe(result))
     return out
@@ -293,13 +332,18 @@ def run_health(module, cfg, shards: dict) -> list[dict]:
     for n, (table, _frozen, prov) in shards.items():
         expected = list(module.shard_seeds(cfg.experiment, n, cfg.seeds))
         present = {int(s) for s in pd.to_numeric(table["seed"], errors="coerce").dropna() if s >= 0}
-        rows.append({"shard": n, "resumed_from": prov.get("resumed_from"), "seeds": expected,
-                     "missing_seeds": [s for s in expected if s not in present]})
+        rows.append(
+            {
+                "shard": n,
+                "resumed_from": prov.get("resumed_from"),
+                "seeds": expected,
+                "missing_seeds": [s for s in expected if s not in present],
+            }
+        )
     return rows
 
 
-def aggregate(scale: str, experiment: str, root: str | Path = RESULTS,
-              benchmarks: str | Path | None = None) -> Path:
+def aggregate(scale: str, experiment: str, root: str | Path = RESULTS, benchmarks: str | Path | None = None) -> Path:
     module, cfg, shards = read_shards(scale, experiment, root)
     out = experiment_dir(scale, experiment, root)
     table = concat_tables([t for t, _, _ in shards.values()])
@@ -315,8 +359,14 @@ def aggregate(scale: str, experiment: str, root: str | Path = RESULTS,
     write_json(out / CLAIMS_JSON, evaluate_claims(module, table, cfg, experiment, scale))
     runtime = []
     for n, (t, _, prov) in shards.items():
-        row = {"shard": n, "wall_time_s": prov.get("wall_time_s"), "rows": len(t), "device": prov.get("device"),
-               "benchmark_s": None, "max_rss_mb": None}
+        row = {
+            "shard": n,
+            "wall_time_s": prov.get("wall_time_s"),
+            "rows": len(t),
+            "device": prov.get("device"),
+            "benchmark_s": None,
+            "max_rss_mb": None,
+        }
         bench = read_benchmark(Path(benchmarks) / f"{n}.tsv") if benchmarks else None
         if bench:
             row["benchmark_s"], row["max_rss_mb"] = bench.get("s"), bench.get("max_rss")

@@ -85,8 +85,14 @@ class Checkpointer:
     pass a callable, or None for none.
     """
 
-    def __init__(self, directory: str | Path, digest: str, every_s: float | None = None, enabled: bool = True,
-                 fault: Callable[[int, int], None] | None | str = "env"):
+    def __init__(
+        self,
+        directory: str | Path,
+        digest: str,
+        every_s: float | None = None,
+        enabled: bool = True,
+        fault: Callable[[int, int], None] | None | str = "env",
+    ):
         self.dir, self.digest, self.enabled = Path(directory), digest, enabled
         self.every_s = float(os.environ.get(EVERY_ENV, "60")) if every_s is None else every_s
         # the test hook, called as fault(call, step) after every step; read from REPRO_FAULT once, here
@@ -160,14 +166,25 @@ class Checkpointer:
                 _restore(self.kept[name], state)
         torch.set_rng_state(saved["rng"])
 
-    def save(self, params: Sequence[torch.Tensor], opt: torch.optim.Optimizer | None, step: int,
-             finished: bool = False, call: int | None = None) -> None:
+    def save(
+        self,
+        params: Sequence[torch.Tensor],
+        opt: torch.optim.Optimizer | None,
+        step: int,
+        finished: bool = False,
+        call: int | None = None,
+    ) -> None:
         index = self.calls - 1 if call is None else call
-        state = {"digest": self.digest, "call": index + 1 if finished else index, "step": 0 if finished else step,
-                 "returns": self.returns + ([step] if finished else []),
-                 "params": [] if finished else [p.detach().clone() for p in params],
-                 "opt": None if finished else opt.state_dict(),
-                 "kept": {k: _state(v) for k, v in self.kept.items()}, "rng": torch.get_rng_state()}
+        state = {
+            "digest": self.digest,
+            "call": index + 1 if finished else index,
+            "step": 0 if finished else step,
+            "returns": self.returns + ([step] if finished else []),
+            "params": [] if finished else [p.detach().clone() for p in params],
+            "opt": None if finished else opt.state_dict(),
+            "kept": {k: _state(v) for k, v in self.kept.items()},
+            "rng": torch.get_rng_state(),
+        }
         self.dir.mkdir(parents=True, exist_ok=True)
         with atomic_path(self.dir / STATE_FILE) as tmp:
             torch.save(state, tmp)

@@ -97,10 +97,16 @@ class Claim:
 
     def describe(self) -> dict:
         """Everything about the claim but its outcome, JSON-ready."""
-        return {"id": self.id, "statement": self.statement, "source": self.source,
-                "paper_value": self.paper_value, "rule": self.rule, "version": self.version,
-                "history": [vars(r) for r in self.history],
-                "preconditions": [{"text": p.text, "remedy": p.remedy} for p in self.preconditions]}
+        return {
+            "id": self.id,
+            "statement": self.statement,
+            "source": self.source,
+            "paper_value": self.paper_value,
+            "rule": self.rule,
+            "version": self.version,
+            "history": [vars(r) for r in self.history],
+            "preconditions": [{"text": p.text, "remedy": p.remedy} for p in self.preconditions],
+        }
 
     def evaluate(self, table: pd.DataFrame, cfg) -> dict:
         """Run the preconditions and the check. Missing data makes a claim inconclusive, never a crash or a
@@ -117,13 +123,16 @@ class Claim:
         unmet = [p for p in pre if p["holds"] is not True]
         if unmet:
             out["status"] = Status.INCONCLUSIVE.value
-            reasons = "; ".join(f"{p['text']}: {'fails' if p['holds'] is False else 'undecided'} ({p['measured']})"
-                                for p in unmet)
+            reasons = "; ".join(
+                f"{p['text']}: {'fails' if p['holds'] is False else 'undecided'} ({p['measured']})" for p in unmet
+            )
             out["inconclusive_because"] = f"under-powered at this scale: {reasons}"
             out["would_test_it"] = " ".join(dict.fromkeys(p["remedy"] for p in unmet))
             if verdict.status is not Status.INCONCLUSIVE:
-                out["detail"] = (f"The rule alone reads “{verdict.status.value}”, but it is not a test of the paper "
-                                 f"here. {verdict.detail}")
+                out["detail"] = (
+                    f"The rule alone reads “{verdict.status.value}”, but it is not a test of the paper "
+                    f"here. {verdict.detail}"
+                )
         return out
 
 
@@ -152,8 +161,7 @@ class SeedStats:
     def fmt(self, spec: str = ".3g", unit: str = "") -> str:
         if self.n == 0:
             return "n/a (no seeds)"
-        return (f"{self.median:{spec}}{unit} (median over {self.n} seeds; "
-                f"range {self.lo:{spec}}–{self.hi:{spec}}{unit})")
+        return f"{self.median:{spec}}{unit} (median over {self.n} seeds; range {self.lo:{spec}}–{self.hi:{spec}}{unit})"
 
 
 def seed_stats(values: Iterable[float]) -> SeedStats:
@@ -190,8 +198,10 @@ class PairedDifference:
     def fmt(self, spec: str = "+.3g", unit: str = "") -> str:
         if self.n == 0:
             return "n/a (no paired seeds)"
-        return (f"{self.median:{spec}}{unit} [{self.level:.0%} CI {self.lo:{spec}}, {self.hi:{spec}}{unit}; "
-                f"median of {self.n} paired seed differences]")
+        return (
+            f"{self.median:{spec}}{unit} [{self.level:.0%} CI {self.lo:{spec}}, {self.hi:{spec}}{unit}; "
+            f"median of {self.n} paired seed differences]"
+        )
 
 
 def paired_difference(a: pd.Series | dict, b: pd.Series | dict, *, level: float = PAIRED_LEVEL) -> PairedDifference:
@@ -210,8 +220,14 @@ def paired_difference(a: pd.Series | dict, b: pd.Series | dict, *, level: float 
     med = float(np.median(d))
     if d.size == 1 or np.all(d == d[0]):
         return PairedDifference(int(d.size), med, med, med, level)
-    res = scipy_stats.bootstrap((d,), np.median, confidence_level=level, method="percentile",
-                                n_resamples=4999, random_state=np.random.default_rng(0))
+    res = scipy_stats.bootstrap(
+        (d,),
+        np.median,
+        confidence_level=level,
+        method="percentile",
+        n_resamples=4999,
+        random_state=np.random.default_rng(0),
+    )
     ci = res.confidence_interval
     return PairedDifference(int(d.size), med, float(ci.low), float(ci.high), level)
 
@@ -236,8 +252,9 @@ class SeedVote:
 def vote(outcomes: Iterable[bool | None]) -> SeedVote:
     """Tally per-seed outcomes: True holds, False fails, None undecided (e.g. not converged)."""
     outcomes = list(outcomes)
-    return SeedVote(sum(o is True for o in outcomes), sum(o is False for o in outcomes),
-                    sum(o is None for o in outcomes))
+    return SeedVote(
+        sum(o is True for o in outcomes), sum(o is False for o in outcomes), sum(o is None for o in outcomes)
+    )
 
 
 def majority_status(v: SeedVote, *, min_seeds: int, min_fraction: float) -> Status:
@@ -284,8 +301,9 @@ def settled(parts: Sequence[Part], measured: str) -> Holds:
     if not open_parts:
         return Holds(True, measured)
     if combine([p.status for p in parts]) is Status.NOT_REPRODUCED:
-        return Holds(True, f"{measured}; left open: {'; '.join(open_parts)}; but the decided parts already make the "
-                           "rule fail")
+        return Holds(
+            True, f"{measured}; left open: {'; '.join(open_parts)}; but the decided parts already make the rule fail"
+        )
     return Holds(False, f"{measured}; these could make the rule pass or fail: {'; '.join(open_parts)}")
 
 

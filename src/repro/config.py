@@ -97,8 +97,10 @@ class ScaleConfig:
         if self.job_limit_min is not None:
             positive("scale.job_limit_min", self.job_limit_min)
             if self.job_limit_min <= JOB_MARGIN_MIN:
-                raise ConfigError(f"scale.job_limit_min={self.job_limit_min} leaves no time to train: a job spends "
-                                  f"up to {JOB_MARGIN_MIN} min starting and checkpointing; give more, or null")
+                raise ConfigError(
+                    f"scale.job_limit_min={self.job_limit_min} leaves no time to train: a job spends "
+                    f"up to {JOB_MARGIN_MIN} min starting and checkpointing; give more, or null"
+                )
         if self.device_tflops is not None:
             positive("scale.device_tflops", self.device_tflops)
 

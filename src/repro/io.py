@@ -69,8 +69,12 @@ def save_figure(path: str | Path, fig) -> None:
 
     path = Path(path)
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, format=path.suffix.lstrip("."), bbox_inches="tight",
-                    metadata={"Date": None} if path.suffix == ".svg" else None)
+        fig.savefig(
+            tmp,
+            format=path.suffix.lstrip("."),
+            bbox_inches="tight",
+            metadata={"Date": None} if path.suffix == ".svg" else None,
+        )
     plt.close(fig)
 
 
@@ -112,8 +116,9 @@ def device_description(device: str) -> str:
     return f"cpu: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
 
 
-def provenance(*, device: str, seeds: list[int], wall_time_s: float, started: str,
-               resumed_from: tuple[int, int] | None = None) -> dict:
+def provenance(
+    *, device: str, seeds: list[int], wall_time_s: float, started: str, resumed_from: tuple[int, int] | None = None
+) -> dict:
     """Where and how a shard ran. `resumed_from` = (training call, step) when it resumed from a checkpoint;
     its wall time is then that of the last attempt only."""
     return {

@@ -41,8 +41,12 @@ def scratch_dir(out: str | Path) -> Path:
 def aggregate_outputs(scale: str, experiment: str, root: str | Path = RESULTS) -> dict[str, Path]:
     """The files the aggregate declares; the SVGs beside captions.json vary by experiment."""
     d = experiment_dir(scale, experiment, root)
-    return {"table": d / TABLE, "claims": d / CLAIMS_JSON, "summary": d / SUMMARY_JSON,
-            "captions": d / FIGURES_DIR / CAPTIONS_JSON}
+    return {
+        "table": d / TABLE,
+        "claims": d / CLAIMS_JSON,
+        "summary": d / SUMMARY_JSON,
+        "captions": d / FIGURES_DIR / CAPTIONS_JSON,
+    }
 
 
 def report_page(scale: str, root: str | Path = REPORTS) -> Path:

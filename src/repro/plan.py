@@ -71,8 +71,15 @@ def shard_config(exp_cfg, keys) -> dict[str, object]:
 def shard_digest(cfg: config_mod.RunConfig, name: str, spec) -> str:
     """What decides whether a shard's outputs are stale: its declared keys' values, its point, the seeds
     and the device. Nothing else: editing a key no shard reads reruns only the aggregate."""
-    return digest({"shard": name, "config": shard_config(cfg.experiment, spec.keys), "point": dict(spec.point),
-                   "seeds": cfg.seeds, "device": cfg.scale.device})
+    return digest(
+        {
+            "shard": name,
+            "config": shard_config(cfg.experiment, spec.keys),
+            "point": dict(spec.point),
+            "seeds": cfg.seeds,
+            "device": cfg.scale.device,
+        }
+    )
 
 
 def _benchmark_seconds(path: Path) -> float | None:
@@ -92,8 +99,9 @@ def reference_times() -> dict[tuple[str, str, str], float]:
         lines = [ln for ln in path.read_text().splitlines() if ln and not ln.startswith("#")]
     except OSError:
         return {}
-    return {(r["scale"], r["experiment"], r["shard"]): float(r["seconds"])
-            for r in csv.DictReader(lines, delimiter="\t")}
+    return {
+        (r["scale"], r["experiment"], r["shard"]): float(r["seconds"]) for r in csv.DictReader(lines, delimiter="\t")
+    }
 
 
 def expected_seconds(scale: str, experiment: str, shard: str, reference: dict) -> tuple[float | None, str | None]:
@@ -139,14 +147,25 @@ def plan(experiment: str, scale: str, overrides: list[str] | tuple[str, ...] = (
         if expected is None and spec.flops and cfg.scale.device_tflops:
             expected, source = spec.flops / (cfg.scale.device_tflops * 1e12), "flops"
         runtime, allocations = job_plan(expected, cfg.scale)
-        shards.append(PlannedShard(
-            experiment=experiment, scale=scale, name=name, digest=shard_digest(cfg, name, spec),
-            out=str(shard_dir(scale, experiment, name)),
-            data=tuple((r.family, json.dumps(r.params, sort_keys=True), str(r.path(cfg.data_dir))) for r in refs),
-            gpu=cfg.scale.gpu, threads=cfg.scale.threads, mem_mb=cfg.scale.mem_mb,
-            runtime_min=runtime, expected_s=expected, priority=0 if expected is None else int(round(expected)),
-            expected_from=source, allocations=allocations, job_limit_min=cfg.scale.job_limit_min,
-        ))
+        shards.append(
+            PlannedShard(
+                experiment=experiment,
+                scale=scale,
+                name=name,
+                digest=shard_digest(cfg, name, spec),
+                out=str(shard_dir(scale, experiment, name)),
+                data=tuple((r.family, json.dumps(r.params, sort_keys=True), str(r.path(cfg.data_dir))) for r in refs),
+                gpu=cfg.scale.gpu,
+                threads=cfg.scale.threads,
+                mem_mb=cfg.scale.mem_mb,
+                runtime_min=runtime,
+                expected_s=expected,
+                priority=0 if expected is None else int(round(expected)),
+                expected_from=source,
+                allocations=allocations,
+                job_limit_min=cfg.scale.job_limit_min,
+            )
+        )
     return shards
 
 
@@ -170,26 +189,39 @@ def schedule(shards: list[PlannedShard], cores: int) -> Schedule:
         for _, core in taken:
             heapq.heappush(free, (end, core))
         wall = max(wall, end)
-    return Schedule(wall, sum(s.expected_s or 0.0 for s in shards), longest_first[0] if shards else None,
-                    tuple(f"{s.experiment}/{s.name}" for s in shards if s.expected_s is None))
+    return Schedule(
+        wall,
+        sum(s.expected_s or 0.0 for s in shards),
+        longest_first[0] if shards else None,
+        tuple(f"{s.experiment}/{s.name}" for s in shards if s.expected_s is None),
+    )
 
 
 def summary(shards: list[PlannedShard], cores: int) -> str:
     """What the plan expects: the jobs longest first, and the whole run's wall time on `cores` cores."""
     sch = schedule(shards, cores)
-    lines = [f"[plan] {len(shards)} shard jobs, {sch.work_s / 60:.1f} min of work; expected wall time on {cores} "
-             f"core(s): {sch.wall_s / 60:.1f} min (longest first)"]
+    lines = [
+        f"[plan] {len(shards)} shard jobs, {sch.work_s / 60:.1f} min of work; expected wall time on {cores} "
+        f"core(s): {sch.wall_s / 60:.1f} min (longest first)"
+    ]
     if sch.critical is not None and sch.critical.expected_s:
         c = sch.critical
-        lines.append(f"[plan] critical path: {c.experiment}/{c.name}, {c.expected_s:.0f} s; no run ends before it, "
-                     f"nor before the work per core, {sch.work_s / max(cores, 1):.0f} s")
+        lines.append(
+            f"[plan] critical path: {c.experiment}/{c.name}, {c.expected_s:.0f} s; no run ends before it, "
+            f"nor before the work per core, {sch.work_s / max(cores, 1):.0f} s"
+        )
     for s in sorted(shards, key=lambda s: -(s.expected_s or 0.0)):
         t = "never measured" if s.expected_s is None else f"{s.expected_s:6.0f} s"
         counted = " counted from FLOPs at scale.device_tflops," if s.expected_from == "flops" else ""
-        jobs = (f", {s.allocations} jobs of {s.runtime_min} min in a row (each resumes the last one's checkpoint)"
-                if s.allocations > 1 else "")
-        lines.append(f"[plan]   {t}  {s.experiment}/{s.name}  ({s.threads} thread{'s' if s.threads > 1 else ''},"
-                     f"{counted} asks for {s.runtime_min} min{jobs})")
+        jobs = (
+            f", {s.allocations} jobs of {s.runtime_min} min in a row (each resumes the last one's checkpoint)"
+            if s.allocations > 1
+            else ""
+        )
+        lines.append(
+            f"[plan]   {t}  {s.experiment}/{s.name}  ({s.threads} thread{'s' if s.threads > 1 else ''},"
+            f"{counted} asks for {s.runtime_min} min{jobs})"
+        )
     if sch.unknown:
         lines.append(f"[plan] {len(sch.unknown)} shard(s) never measured count as 0 s")
     return "\n".join(lines)

@@ -80,13 +80,23 @@ def run_shard(cfg: config_mod.RunConfig, module, shard: str) -> Path:
     t0 = time.perf_counter()
     frozen = config_mod.to_dict(cfg)
     print(f"[{cfg.experiment.name}/{shard}] scale={cfg.scale.name} seeds={cfg.seeds} device={device}", flush=True)
-    ck = checkpoint.Checkpointer(scratch_dir(out), digest(
-        {k: frozen[k] for k in ("experiment", "scale", "seed", "shard", "data_dir")}),
-        enabled=getattr(module, "RESUMABLE", False))
-    with tracker(cfg.tracking.mode, project=cfg.tracking.project, directory=cfg.tracking.dir,
-                 name=f"{cfg.scale.name}-{cfg.experiment.name}-{shard}",
-                 group=f"{cfg.scale.name}-{cfg.experiment.name}", config=frozen) as track, \
-            tracking.activated(track), checkpoint.activated(ck):
+    ck = checkpoint.Checkpointer(
+        scratch_dir(out),
+        digest({k: frozen[k] for k in ("experiment", "scale", "seed", "shard", "data_dir")}),
+        enabled=getattr(module, "RESUMABLE", False),
+    )
+    with (
+        tracker(
+            cfg.tracking.mode,
+            project=cfg.tracking.project,
+            directory=cfg.tracking.dir,
+            name=f"{cfg.scale.name}-{cfg.experiment.name}-{shard}",
+            group=f"{cfg.scale.name}-{cfg.experiment.name}",
+            config=frozen,
+        ) as track,
+        tracking.activated(track),
+        checkpoint.activated(ck),
+    ):
         table = module.run_shard(ShardContext(cfg, shard, device, track, out, ck.digest, ck))
         wall = time.perf_counter() - t0
         log_curves(track, table)
@@ -94,8 +104,12 @@ def run_shard(cfg: config_mod.RunConfig, module, shard: str) -> Path:
     check_tidy(table, f"{cfg.experiment.name}/{shard}")
     table.insert(0, "shard", shard)
     write_text(out / FROZEN_CONFIG, config_mod.to_yaml(cfg))
-    write_json(out / PROVENANCE, provenance(device=str(device), seeds=cfg.seeds, wall_time_s=wall, started=started,
-                                            resumed_from=ck.resumed_from))
+    write_json(
+        out / PROVENANCE,
+        provenance(
+            device=str(device), seeds=cfg.seeds, wall_time_s=wall, started=started, resumed_from=ck.resumed_from
+        ),
+    )
     write_table(out / TABLE, table)  # last: its presence means the shard is complete
     ck.clear()
     print(f"[{cfg.experiment.name}/{shard}] wrote {out} ({len(table)} rows) in {wall:.1f}s", flush=True)

@@ -43,8 +43,16 @@ def tracker(mode: str, *, project: str, directory: str, name: str, group: str, c
         os.environ["WANDB_MODE"] = "offline"  # belt and braces: no network attempt at all
     import wandb
 
-    run = wandb.init(project=project, dir=directory, name=name, group=group, config=config,
-                     mode=mode, reinit="finish_previous", settings=wandb.Settings(silent=True))
+    run = wandb.init(
+        project=project,
+        dir=directory,
+        name=name,
+        group=group,
+        config=config,
+        mode=mode,
+        reinit="finish_previous",
+        settings=wandb.Settings(silent=True),
+    )
     try:
         yield _Wandb(run)
     finally:

@@ -62,11 +62,14 @@ class Progress:
         rate = step / max(now - self.start, 1e-9)
         losses = losses.detach().float()
         median, worst = losses.median().item(), losses.max().item()
-        print(f"[{self.label}] step {step}/{self.total}  loss median {median:.4g} max {worst:.4g}  {rate:.0f} steps/s",
-              flush=True)
+        print(
+            f"[{self.label}] step {step}/{self.total}  loss median {median:.4g} max {worst:.4g}  {rate:.0f} steps/s",
+            flush=True,
+        )
         key = f"progress/{self.label}"  # live in the shard's tracker (tracking=online shows it while the job runs)
-        tracking.current().log({f"{key}/step": step, f"{key}/loss_median": median, f"{key}/loss_max": worst,
-                                f"{key}/steps_per_s": rate})
+        tracking.current().log(
+            {f"{key}/step": step, f"{key}/loss_median": median, f"{key}/loss_max": worst, f"{key}/steps_per_s": rate}
+        )
 
 
 # ---------------------------------------------------------------- optimizers
@@ -154,9 +157,12 @@ class LeanAdam:
             p.addcdiv_(m, denom, value=-step_size)
 
     def state_dict(self) -> dict:
-        return {"steps": self.steps, "exp_avg": [t.clone() for t in self.exp_avg],
-                "exp_avg_sq": [t.clone() for t in self.exp_avg_sq],
-                "hyper": {"lr": self.lr, "betas": (self.beta1, self.beta2), "eps": self.eps}}
+        return {
+            "steps": self.steps,
+            "exp_avg": [t.clone() for t in self.exp_avg],
+            "exp_avg_sq": [t.clone() for t in self.exp_avg_sq],
+            "hyper": {"lr": self.lr, "betas": (self.beta1, self.beta2), "eps": self.eps},
+        }
 
     def load_state_dict(self, state: dict) -> None:
         self.steps = int(state["steps"])
@@ -226,9 +232,20 @@ def train(
     params = list(params)
     ck = checkpointer if checkpointer is not None else checkpoint.current()
     opt = optimizer(params)
-    run = _Run(params=params, opt=opt, losses=losses, steps=steps, label=label, model_names=model_names,
-               record=record, wanted=set(int(s) for s in record_steps), stop=stop, after_step=after_step,
-               progress=Progress(label, steps, progress_every_s), check_every=max(1, int(check_every)))
+    run = _Run(
+        params=params,
+        opt=opt,
+        losses=losses,
+        steps=steps,
+        label=label,
+        model_names=model_names,
+        record=record,
+        wanted=set(int(s) for s in record_steps),
+        stop=stop,
+        after_step=after_step,
+        progress=Progress(label, steps, progress_every_s),
+        check_every=max(1, int(check_every)),
+    )
     if compile_step:
         run.opt_step = torch.compile(opt.step, dynamic=False)
     if ck is not None:
@@ -310,7 +327,8 @@ class _Run:
                     self.ck.save(self.params, self.opt, step, call=self.call)
                     if self.ck.terminate:
                         raise checkpoint.Preempted(
-                            f"[{self.label}] SIGTERM at step {step}: checkpoint saved in {self.ck.dir}")
+                            f"[{self.label}] SIGTERM at step {step}: checkpoint saved in {self.ck.dir}"
+                        )
             self.check()
         except Exception as e:
             if not isinstance(e, Diverged):
@@ -375,10 +393,11 @@ class MinibatchOrder:
     def __call__(self) -> torch.Tensor:
         i = self.step % self.steps_per_epoch
         if i == 0:
-            self.perm = torch.stack([self.pool[torch.randperm(len(self.pool), generator=g).to(self.pool.device)]
-                                     for g in self.gens])
+            self.perm = torch.stack(
+                [self.pool[torch.randperm(len(self.pool), generator=g).to(self.pool.device)] for g in self.gens]
+            )
         self.step += 1
-        return self.perm[:, i * self.batch_size:(i + 1) * self.batch_size]
+        return self.perm[:, i * self.batch_size : (i + 1) * self.batch_size]
 
 
 def log_spaced_steps(total: int, n: int, dense_until: int = 0) -> list[int]:

@@ -46,8 +46,9 @@ BATCHED = ("batched", "sweep", "imp", "ista")
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m repro.benchmark", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m repro.benchmark", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = p.add_subparsers(dest="what")
 
     def common(q, threads: int, repeats: int, device: bool = True):
@@ -62,11 +63,17 @@ def _parser() -> argparse.ArgumentParser:
         q = sub.add_parser(name, help="new step vs old step" if name == "steps" else f"{name} only")
         q.add_argument("--steps", type=int, default=200, help="training steps per timed run")
         q.add_argument("--peak-sizes", type=int, nargs="+", default=[256, 512, 1024, 2048])
-        q.add_argument("--compile", action="store_true",
-                       help="also time the new step compiled (train(compile_step=True)) against eager")
-        q.add_argument("--breakdown", action="store_true",
-                       help="also time the new loop against the old with the same (old, non-fused) optimizer (the "
-                            "loop's share of the speed-up), and a forced fused optimizer against the new step")
+        q.add_argument(
+            "--compile",
+            action="store_true",
+            help="also time the new step compiled (train(compile_step=True)) against eager",
+        )
+        q.add_argument(
+            "--breakdown",
+            action="store_true",
+            help="also time the new loop against the old with the same (old, non-fused) optimizer (the "
+            "loop's share of the speed-up), and a forced fused optimizer against the new step",
+        )
         common(q, threads=1, repeats=5)
     q = sub.add_parser("ib-fused", help="hand-written IB step (repro.nn.fused) vs autograd")
     q.add_argument("--steps", type=int, default=500, help="training steps per timed run")
@@ -102,8 +109,13 @@ def _parser() -> argparse.ArgumentParser:
     common(q, threads=1, repeats=3)
     w = sub.add_parser("workflow")
     w.add_argument("--experiment", nargs="+", default=None, help="default: every experiment")
-    w.add_argument("--scales", nargs="+", default=None, choices=["smoke", "laptop", "paper"],
-                   help="default: smoke and laptop per experiment; laptop with --all")
+    w.add_argument(
+        "--scales",
+        nargs="+",
+        default=None,
+        choices=["smoke", "laptop", "paper"],
+        help="default: smoke and laptop per experiment; laptop with --all",
+    )
     w.add_argument("--all", action="store_true", help="the whole DAG (experiments=all) in one run")
     w.add_argument("--cores", type=int, default=2)
     w.add_argument("--repeats", type=int, default=1)
@@ -113,8 +125,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def _peak(a) -> float:
     gflops, n = matmul_peak(a.peak_sizes, device=a.device)
-    print(f"# float32 matmul peak: {gflops:.1f} GFLOP/s (n = {n}, best of n = "
-          f"{', '.join(map(str, a.peak_sizes))}, {torch.get_num_threads()} thread(s))", flush=True)
+    print(
+        f"# float32 matmul peak: {gflops:.1f} GFLOP/s (n = {n}, best of n = "
+        f"{', '.join(map(str, a.peak_sizes))}, {torch.get_num_threads()} thread(s))",
+        flush=True,
+    )
     return gflops
 
 
@@ -139,31 +154,48 @@ def main(argv: list[str] | None = None) -> int:
         cuda = torch.device(a.device).type == "cuda"
         on = lambda v: v == "on" or (v == "auto" and cuda)  # noqa: E731
         widths = a.widths or ([1, 2, 4, 8, 16, 64] if cuda else [1, 2, 4, 8, 16])
-        bench_images(a.arch, widths, a.models, a.batch or (128 if cuda else 32), a.steps or (20 if cuda else 1),
-                     a.device, repeats=a.repeats, warmup=a.warmup, bf16=on(a.bf16),
-                     channels_last=on(a.channels_last), compile=a.compile, sweep_seeds=a.sweep_seeds)
+        bench_images(
+            a.arch,
+            widths,
+            a.models,
+            a.batch or (128 if cuda else 32),
+            a.steps or (20 if cuda else 1),
+            a.device,
+            repeats=a.repeats,
+            warmup=a.warmup,
+            bf16=on(a.bf16),
+            channels_last=on(a.channels_last),
+            compile=a.compile,
+            sweep_seeds=a.sweep_seeds,
+        )
     elif a.what == "ib-fused":
         from repro.benchmark import steps
 
         case = steps.ib_fused_case(a.data_dir, a.device, a.models, a.activation)
-        print(f"# ib-fused: {case.what}; {a.steps} steps per run, {a.warmup} warm-up + {a.repeats} repeats, "
-              "interleaved; per-step time median [min–max], autograd/fused = per-pair speed-up", flush=True)
+        print(
+            f"# ib-fused: {case.what}; {a.steps} steps per run, {a.warmup} warm-up + {a.repeats} repeats, "
+            "interleaved; per-step time median [min–max], autograd/fused = per-pair speed-up",
+            flush=True,
+        )
         print(steps.run_fused(case, a.steps, repeats=a.repeats, warmup=a.warmup), flush=True)
     elif a.what in ("steps", *STEP_CASES):
         from repro.benchmark import steps
 
         peak = _peak(a)
         names = STEP_CASES if a.what == "steps" else (a.what,)
-        print(f"# {a.steps} steps per run, {a.warmup} warm-up + {a.repeats} repeats, new and old interleaved; "
-              "old/new = per-pair speed-up, median [min–max]; roofline = matmul FLOPs (fwd+bwd) / median time",
-              flush=True)
+        print(
+            f"# {a.steps} steps per run, {a.warmup} warm-up + {a.repeats} repeats, new and old interleaved; "
+            "old/new = per-pair speed-up, median [min–max]; roofline = matmul FLOPs (fwd+bwd) / median time",
+            flush=True,
+        )
         for name in names:
             case = steps.CASES[name](a.data_dir, a.device)
             print(f"# {name}: {case.what}", flush=True)
             pair, diff = steps.run_pair(case, a.steps, repeats=a.repeats, warmup=a.warmup)
             print(steps.report_line(case, a.steps, pair, diff, peak), flush=True)
-            extra = (["loop", "fused"] if a.breakdown else []) + (["compile"] if a.compile and steps.can_compile()
-                                                                   else [])
+            extra = (["loop", "fused"] if a.breakdown else []) + (
+                ["compile"] if a.compile and steps.can_compile() else []
+            )
             for compare in extra:
                 pair, diff = steps.run_pair(case, a.steps, repeats=a.repeats, warmup=a.warmup, compare=compare)
                 print(steps.report_line(case, a.steps, pair, diff, peak, compare), flush=True)

@@ -38,16 +38,27 @@ class OldProgress:
         self.last = now
         rate = step / max(now - self.start, 1e-9)
         med = losses.detach().median().item()
-        print(f"[{self.label}] step {step}/{self.total}  loss median {med:.4g} "
-              f"max {losses.detach().max().item():.4g}  {rate:.0f} steps/s", flush=True)
+        print(
+            f"[{self.label}] step {step}/{self.total}  loss median {med:.4g} "
+            f"max {losses.detach().max().item():.4g}  {rate:.0f} steps/s",
+            flush=True,
+        )
 
 
-def old_train(params: Sequence[torch.nn.Parameter], losses: Callable[[], torch.Tensor], *, steps: int,
-              optimizer: Callable[[Sequence[torch.nn.Parameter]], torch.optim.Optimizer],
-              record: Callable[[int], None] | None = None, record_steps: Sequence[int] = (),
-              label: str = "train", model_names: Sequence[str] | None = None,
-              progress_every_s: float | None = 5.0, stop: Callable[[], bool] | None = None,
-              after_step: Callable[[], None] | None = None) -> int:
+def old_train(
+    params: Sequence[torch.nn.Parameter],
+    losses: Callable[[], torch.Tensor],
+    *,
+    steps: int,
+    optimizer: Callable[[Sequence[torch.nn.Parameter]], torch.optim.Optimizer],
+    record: Callable[[int], None] | None = None,
+    record_steps: Sequence[int] = (),
+    label: str = "train",
+    model_names: Sequence[str] | None = None,
+    progress_every_s: float | None = 5.0,
+    stop: Callable[[], bool] | None = None,
+    after_step: Callable[[], None] | None = None,
+) -> int:
     """`repro.train.train` at 85a4629, outside a shard run."""
     params = list(params)
     opt = optimizer(params)
@@ -62,8 +73,10 @@ def old_train(params: Sequence[torch.nn.Parameter], losses: Callable[[], torch.T
         bad = ~torch.isfinite(loss.detach())
         if bad.any():
             names = model_names or [f"model {i}" for i in range(loss.numel())]
-            raise OldDiverged(f"[{label}] loss is not finite at step {step} for "
-                              f"{', '.join(names[i] for i in bad.nonzero().flatten().tolist())}")
+            raise OldDiverged(
+                f"[{label}] loss is not finite at step {step} for "
+                f"{', '.join(names[i] for i in bad.nonzero().flatten().tolist())}"
+            )
         loss.sum().backward()
         opt.step()
         if after_step is not None:

@@ -30,8 +30,13 @@ def bench_batched(steps: int, *, repeats: int, warmup: int) -> Pair:
     def fit(batch) -> None:
         model = PerActivationMLP.for_points(c, [a for a, *_ in batch], [s for *_, s in batch])
         Y = torch.stack([ys[t] for _, t, _ in batch]).float()
-        train(model.parameters(), lambda: ((model(X)[..., 0] - Y) ** 2).mean(1), steps=steps,
-              optimizer=new_optimizer("adam", c.lr), progress_every_s=None)
+        train(
+            model.parameters(),
+            lambda: ((model(X)[..., 0] - Y) ** 2).mean(1),
+            steps=steps,
+            optimizer=new_optimizer("adam", c.lr),
+            progress_every_s=None,
+        )
 
     pair = paired(lambda: fit(points), lambda: [fit([p]) for p in points], repeats=repeats, warmup=warmup)
     print(_line(f"batched   {len(points)} FP1 models × {steps} steps", pair), flush=True)
@@ -53,12 +58,28 @@ def bench_sweep(epochs: int, device: str, *, repeats: int, warmup: int, data_dir
     seeds = list(range(5))
 
     def fit(widths, seeds_) -> None:
-        train_width_sweep(x, y, xt, yt, widths=widths, seeds=seeds_, epochs=epochs, batch_size=c.batch_size,
-                          lr=c.lr, momentum=c.momentum, record_epochs=[epochs], ensemble=False,
-                          progress_every_s=None)
+        train_width_sweep(
+            x,
+            y,
+            xt,
+            yt,
+            widths=widths,
+            seeds=seeds_,
+            epochs=epochs,
+            batch_size=c.batch_size,
+            lr=c.lr,
+            momentum=c.momentum,
+            record_epochs=[epochs],
+            ensemble=False,
+            progress_every_s=None,
+        )
 
-    pair = paired(lambda: fit(c.widths, seeds), lambda: [fit([h], [s]) for h in c.widths for s in seeds],
-                  repeats=repeats, warmup=warmup)
+    pair = paired(
+        lambda: fit(c.widths, seeds),
+        lambda: [fit([h], [s]) for h in c.widths for s in seeds],
+        repeats=repeats,
+        warmup=warmup,
+    )
     print(_line(f"sweep     {len(c.widths)} widths × {len(seeds)} seeds × {epochs} epochs on {dev}", pair), flush=True)
     return pair
 
@@ -78,8 +99,9 @@ def bench_imp(iterations: int, *, repeats: int, warmup: int, data_dir: str = "da
     sizes, B = [40, *c.hidden, 10], 20
     theta = State.of(BatchedMLP(range(B), sizes, "relu", init="glorot_normal"))
     masks = magnitude_prune(theta.weights, [torch.ones_like(w) for w in theta.weights], [0.5, 0.5, 0.3])
-    kw = dict(train_set=tr, val=val, test=test, iterations=iterations, batch_size=c.batch_size, lr=c.lr,
-              eval_every=iterations)
+    kw = dict(
+        train_set=tr, val=val, test=test, iterations=iterations, batch_size=c.batch_size, lr=c.lr, eval_every=iterations
+    )
 
     def fit(idx) -> None:
         train_level(theta.select(idx), [m[list(idx)] for m in masks], list(idx), sizes, **kw)
@@ -89,8 +111,9 @@ def bench_imp(iterations: int, *, repeats: int, warmup: int, data_dir: str = "da
     return pair
 
 
-def bench_ista(iterations: int, vectors: int, device: str, *, repeats: int, warmup: int,
-               data_dir: str = "data") -> Pair:
+def bench_ista(
+    iterations: int, vectors: int, device: str, *, repeats: int, warmup: int, data_dir: str = "data"
+) -> Pair:
     """The unrolling shards' classical baseline: ISTA for the laptop lam grid over `vectors` test vectors in one
     batch, against one (vector, lam) at a time — the first 20 such runs, scaled up to all of them."""
     from repro.data import load
@@ -104,10 +127,19 @@ def bench_ista(iterations: int, vectors: int, device: str, *, repeats: int, warm
     sample = [(i, lam) for i in range(vectors) for lam in lams][:20]
     scale = vectors * len(lams) / len(sample)
 
-    pair = paired(lambda: lasso.ista(a, y, lams, iterations),
-                  lambda: [lasso.ista(a, y[i:i + 1], [lam], iterations) for i, lam in sample],
-                  repeats=repeats, warmup=warmup)
+    pair = paired(
+        lambda: lasso.ista(a, y, lams, iterations),
+        lambda: [lasso.ista(a, y[i : i + 1], [lam], iterations) for i, lam in sample],
+        repeats=repeats,
+        warmup=warmup,
+    )
     pair = Pair(pair.a, Timing(tuple(t * scale for t in pair.b.times)))  # the sample's times scaled to every pair
-    print(_line(f"ista      {vectors} vectors × {len(lams)} lam × {iterations} iterations on {device} "
-                f"(one at a time: {len(sample)} timed, scaled ×{scale:.0f})", pair), flush=True)
+    print(
+        _line(
+            f"ista      {vectors} vectors × {len(lams)} lam × {iterations} iterations on {device} "
+            f"(one at a time: {len(sample)} timed, scaled ×{scale:.0f})",
+            pair,
+        ),
+        flush=True,
+    )
     return pair

@@ -55,8 +55,11 @@ def images_seen(arch: str) -> int:
 
 
 def _budget(arch: str) -> str:
-    return (f"{FIG1_EPOCHS} epochs × {FIG1_IMAGES_PER_EPOCH} images" if arch == "resnet18"
-            else f"{SGD_STEPS} SGD steps × {SGD_BATCH} images")
+    return (
+        f"{FIG1_EPOCHS} epochs × {FIG1_IMAGES_PER_EPOCH} images"
+        if arch == "resnet18"
+        else f"{SGD_STEPS} SGD steps × {SGD_BATCH} images"
+    )
 
 
 def bf16_peak(device: torch.device) -> float | None:
@@ -96,9 +99,22 @@ def sweep_hours(arch: str, rates: dict[int, float], seeds: int) -> float:
     return seconds / 3600
 
 
-def bench_images(arch: str, widths: list[int], models: int, batch: int, steps: int, device: str, *,
-                 repeats: int, warmup: int, bf16: bool, channels_last: bool, compile: bool,
-                 sweep_seeds: int = 5, n_images: int | None = None) -> dict[int, tuple]:
+def bench_images(
+    arch: str,
+    widths: list[int],
+    models: int,
+    batch: int,
+    steps: int,
+    device: str,
+    *,
+    repeats: int,
+    warmup: int,
+    bf16: bool,
+    channels_last: bool,
+    compile: bool,
+    sweep_seeds: int = 5,
+    n_images: int | None = None,
+) -> dict[int, tuple]:
     from repro.experiments.double_descent import SGDSchedule
     from repro.experiments.double_descent.images import StackTrainer
     from repro.train import train
@@ -115,28 +131,39 @@ def bench_images(arch: str, widths: list[int], models: int, batch: int, steps: i
     opts = dict(bf16=bf16, channels_last=channels_last, compile=compile)
     peak = bf16_peak(dev)
     where = torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu"
-    print(f"# {arch}: {models} models per width, batch {batch} each, {steps} steps per run, {n} images on {dev}; "
-          f"bf16 {bf16}, channels_last {channels_last}, compile {compile}; {warmup} warm-up + {repeats} repeats, "
-          "interleaved; times median [min–max]; batched/one = per-pair speed-up; bf16 peak "
-          + (f"{peak / 1e12:.0f} TFLOP/s ({where})" if peak else f"n/a ({where})"), flush=True)
+    print(
+        f"# {arch}: {models} models per width, batch {batch} each, {steps} steps per run, {n} images on {dev}; "
+        f"bf16 {bf16}, channels_last {channels_last}, compile {compile}; {warmup} warm-up + {repeats} repeats, "
+        "interleaved; times median [min–max]; batched/one = per-pair speed-up; bf16 peak "
+        + (f"{peak / 1e12:.0f} TFLOP/s ({where})" if peak else f"n/a ({where})"),
+        flush=True,
+    )
 
     def fit(t: StackTrainer) -> None:
-        train(t.model.parameters(), t.losses, steps=steps, optimizer=t.optimizer(cfg, arch),
-              after_step=t.after_step, progress_every_s=None)
+        train(
+            t.model.parameters(),
+            t.losses,
+            steps=steps,
+            optimizer=t.optimizer(cfg, arch),
+            after_step=t.after_step,
+            progress_every_s=None,
+        )
 
     results = {}
     for k in widths:
         seeds = list(range(models))
         together = StackTrainer(arch, k, seeds, x, y.expand(models, -1), batch, dev, **opts)
         alone = [StackTrainer(arch, k, [s], x, y[None], batch, dev, **opts) for s in seeds]
-        pair = paired(lambda t=together: fit(t), lambda ts=alone: [fit(t) for t in ts], repeats=repeats,
-                      warmup=warmup)
+        pair = paired(lambda t=together: fit(t), lambda ts=alone: [fit(t) for t in ts], repeats=repeats, warmup=warmup)
         images = models * batch * steps
         flops = 6.0 * _macs(arch, k) * images
         ips_b, ips_1 = images / pair.a.median, images / pair.b.median
         frac = f"{flops / pair.a.median / peak:.1%} of bf16 peak" if peak else "bf16 peak n/a"
-        print(f"k={k:<3d} batched {pair.a}  {ips_b:8.0f} images/s   one at a time {pair.b}  {ips_1:8.0f} images/s   "
-              f"batched/one {pair.ratio_str()}   {flops / pair.a.median / 1e12:.3f} TFLOP/s, {frac}", flush=True)
+        print(
+            f"k={k:<3d} batched {pair.a}  {ips_b:8.0f} images/s   one at a time {pair.b}  {ips_1:8.0f} images/s   "
+            f"batched/one {pair.ratio_str()}   {flops / pair.a.median / 1e12:.3f} TFLOP/s, {frac}",
+            flush=True,
+        )
         results[k] = (pair, flops / pair.a.median, flops / pair.b.median)
         del together, alone
     batched_rates = {k: r[1] for k, r in results.items()}
@@ -144,12 +171,18 @@ def bench_images(arch: str, widths: list[int], models: int, batch: int, steps: i
     unit = "GPU-hours" if dev.type == "cuda" else "CPU-hours (GPU-hours n/a: no GPU)"
     total = sum(6.0 * _macs(arch, k) * images_seen(arch) for k in FIG1_WIDTHS)
     sweep = "full Fig. 1 sweep" if arch == "resnet18" else "full CNN width sweep"
-    print(f"# {sweep} ({arch} k = 1..64, {_budget(arch)}, one noise level; {total:.2e} FLOP per seed), "
-          f"rates interpolated in log k from k = {', '.join(map(str, widths))} "
-          f"(beyond k = {max(widths)}: its rate), on {where}:", flush=True)
-    print(f"#   {sweep_seeds} seeds, {models} per job (batched): {sweep_hours(arch, batched_rates, sweep_seeds):,.1f} "
-          f"{unit};  one at a time: {sweep_hours(arch, alone_rates, sweep_seeds):,.1f};  1 seed one at a time: "
-          f"{sweep_hours(arch, alone_rates, 1):,.1f}", flush=True)
+    print(
+        f"# {sweep} ({arch} k = 1..64, {_budget(arch)}, one noise level; {total:.2e} FLOP per seed), "
+        f"rates interpolated in log k from k = {', '.join(map(str, widths))} "
+        f"(beyond k = {max(widths)}: its rate), on {where}:",
+        flush=True,
+    )
+    print(
+        f"#   {sweep_seeds} seeds, {models} per job (batched): {sweep_hours(arch, batched_rates, sweep_seeds):,.1f} "
+        f"{unit};  one at a time: {sweep_hours(arch, alone_rates, sweep_seeds):,.1f};  1 seed one at a time: "
+        f"{sweep_hours(arch, alone_rates, 1):,.1f}",
+        flush=True,
+    )
     return results
 
 

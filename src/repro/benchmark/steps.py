@@ -36,18 +36,28 @@ def new_optimizer(kind: str, lr: float, momentum: float = 0.0, **fused) -> Calla
 
 
 def _opts(kind: str, lr: float, momentum: float = 0.0) -> dict:
-    return dict(old_opt=baseline.old_sgd(lr, momentum) if kind == "sgd" else baseline.old_adam(lr),
-                new_opt=new_optimizer(kind, lr, momentum), fused_opt=new_optimizer(kind, lr, momentum, fused=True))
+    return dict(
+        old_opt=baseline.old_sgd(lr, momentum) if kind == "sgd" else baseline.old_adam(lr),
+        new_opt=new_optimizer(kind, lr, momentum),
+        fused_opt=new_optimizer(kind, lr, momentum, fused=True),
+    )
 
 
-def new_train(params, losses, *, steps: int, optimizer: Callable, after_step=None, progress_every_s=5.0,
-              compile_step: bool = False) -> int:
+def new_train(
+    params,
+    losses,
+    *,
+    steps: int,
+    optimizer: Callable,
+    after_step=None,
+    progress_every_s=5.0,
+    compile_step: bool = False,
+) -> int:
     """`repro.train.train` with whatever keywords its current signature takes (defaults for the rest, e.g. the
     divergence-check interval)."""
     from repro.train import train
 
-    kw = dict(steps=steps, optimizer=optimizer, after_step=after_step, progress_every_s=progress_every_s,
-              label="bench")
+    kw = dict(steps=steps, optimizer=optimizer, after_step=after_step, progress_every_s=progress_every_s, label="bench")
     if compile_step:
         kw["compile_step"] = True
     accepted = inspect.signature(train).parameters
@@ -107,14 +117,21 @@ def ib_case(data_dir: str = "data", device: str = "cpu") -> StepCase:
         def losses() -> torch.Tensor:
             idx = batches()
             logits = model(x[idx])
-            return torch.nn.functional.cross_entropy(logits.reshape(-1, 2), y[idx].reshape(-1),
-                                                     reduction="none").view(B, -1).mean(1)
+            return (
+                torch.nn.functional.cross_entropy(logits.reshape(-1, 2), y[idx].reshape(-1), reduction="none")
+                .view(B, -1)
+                .mean(1)
+            )
+
         return list(model.parameters()), losses, None
 
-    return StepCase("ib-step", f"{B} models {'-'.join(map(str, sizes))} (tanh), batch {batch_size}, "
-                    f"Adam {c.lr:g}", build,
-                    lambda steps: sum(mlp_flops(sizes, r, B) for r in _rows_per_step(len(tr), batch_size, steps,
-                                                                                    False)), **_opts("adam", c.lr))
+    return StepCase(
+        "ib-step",
+        f"{B} models {'-'.join(map(str, sizes))} (tanh), batch {batch_size}, Adam {c.lr:g}",
+        build,
+        lambda steps: sum(mlp_flops(sizes, r, B) for r in _rows_per_step(len(tr), batch_size, steps, False)),
+        **_opts("adam", c.lr),
+    )
 
 
 def dd_case(data_dir: str = "data", device: str = "cpu") -> StepCase:
@@ -139,14 +156,26 @@ def dd_case(data_dir: str = "data", device: str = "cpu") -> StepCase:
         def losses() -> torch.Tensor:
             idx = batches()
             logits = model(x[idx])
-            return torch.nn.functional.cross_entropy(logits.reshape(-1, 10), y[idx].repeat(W, 1).reshape(-1),
-                                                     reduction="none").view(W * B, -1).mean(1)
+            return (
+                torch.nn.functional.cross_entropy(
+                    logits.reshape(-1, 10), y[idx].repeat(W, 1).reshape(-1), reduction="none"
+                )
+                .view(W * B, -1)
+                .mean(1)
+            )
+
         return list(model.parameters()), losses, None
 
     per_step = sum(mlp_flops([dim, h, h, 10], c.batch_size, B) for h in widths)
-    return StepCase("dd-step", f"{W} widths {widths[0]}..{widths[-1]} × {B} seeds, {dim}-h-h-10, batch "
-                    f"{c.batch_size}, SGD {c.lr:g} momentum {c.momentum:g}", build,
-                    lambda steps: per_step * steps, **_opts("sgd", c.lr, c.momentum), progress_every_s=10.0)
+    return StepCase(
+        "dd-step",
+        f"{W} widths {widths[0]}..{widths[-1]} × {B} seeds, {dim}-h-h-10, batch "
+        f"{c.batch_size}, SGD {c.lr:g} momentum {c.momentum:g}",
+        build,
+        lambda steps: per_step * steps,
+        **_opts("sgd", c.lr, c.momentum),
+        progress_every_s=10.0,
+    )
 
 
 def lt_case(data_dir: str = "data", device: str = "cpu") -> StepCase:
@@ -162,8 +191,9 @@ def lt_case(data_dir: str = "data", device: str = "cpu") -> StepCase:
     y = torch.tensor(d["y"][: c.n_train], device=device)
     sizes, B = [x.shape[1], *c.hidden, 10], 20
     init = BatchedMLP(range(B), sizes, "relu", init="glorot_normal")
-    masks = magnitude_prune([w.detach() for w in init.weights], [torch.ones_like(w) for w in init.weights],
-                            [0.5, 0.5, 0.3])
+    masks = magnitude_prune(
+        [w.detach() for w in init.weights], [torch.ones_like(w) for w in init.weights], [0.5, 0.5, 0.3]
+    )
 
     def build():
         model = BatchedMLP(range(B), sizes, "relu").to(device)
@@ -171,19 +201,26 @@ def lt_case(data_dir: str = "data", device: str = "cpu") -> StepCase:
             for p, v in zip([*model.weights, *model.biases], [*init.weights, *init.biases]):
                 p.copy_(v)
         model.set_masks(masks)
-        batches = MinibatchOrder(torch.arange(len(x), device=device), [7_919 * s + 1 for s in range(B)],
-                                 c.batch_size)
+        batches = MinibatchOrder(torch.arange(len(x), device=device), [7_919 * s + 1 for s in range(B)], c.batch_size)
 
         def losses() -> torch.Tensor:
             idx = batches()
             logits = model(x[idx])
-            return torch.nn.functional.cross_entropy(logits.reshape(-1, 10), y[idx].reshape(-1),
-                                                     reduction="none").view(B, -1).mean(1)
+            return (
+                torch.nn.functional.cross_entropy(logits.reshape(-1, 10), y[idx].reshape(-1), reduction="none")
+                .view(B, -1)
+                .mean(1)
+            )
+
         return list(model.parameters()), losses, model.apply_masks_
 
-    return StepCase("lt-step", f"{B} masked models {'-'.join(map(str, sizes))} (relu), batch {c.batch_size}, "
-                    f"Adam {c.lr:g}", build,
-                    lambda steps: mlp_flops(sizes, c.batch_size, B) * steps, **_opts("adam", c.lr))
+    return StepCase(
+        "lt-step",
+        f"{B} masked models {'-'.join(map(str, sizes))} (relu), batch {c.batch_size}, Adam {c.lr:g}",
+        build,
+        lambda steps: mlp_flops(sizes, c.batch_size, B) * steps,
+        **_opts("adam", c.lr),
+    )
 
 
 def fp1_case(data_dir: str = "data", device: str = "cpu") -> StepCase:
@@ -211,11 +248,16 @@ def fp1_case(data_dir: str = "data", device: str = "cpu") -> StepCase:
                 last_above[above] = state["step"]
             state["step"] += 1
             return ((pred - Y) ** 2).mean(dim=1)
+
         return list(model.parameters()), losses, None
 
-    return StepCase("fp1-step", f"{B} models {'-'.join(map(str, sizes))} (tanh, relu), full batch {c.n_points}, "
-                    f"Adam {c.lr:g}", build,
-                    lambda steps: mlp_flops(sizes, c.n_points, B) * steps, **_opts("adam", c.lr))
+    return StepCase(
+        "fp1-step",
+        f"{B} models {'-'.join(map(str, sizes))} (tanh, relu), full batch {c.n_points}, Adam {c.lr:g}",
+        build,
+        lambda steps: mlp_flops(sizes, c.n_points, B) * steps,
+        **_opts("adam", c.lr),
+    )
 
 
 CASES = {"ib-step": ib_case, "dd-step": dd_case, "lt-step": lt_case, "fp1-step": fp1_case}
@@ -250,12 +292,26 @@ def run_pair(case: StepCase, steps: int, *, repeats: int, warmup: int, compare: 
             params, losses, after_step = built
             with contextlib.redirect_stdout(io.StringIO()):  # the progress line each loop prints at its end
                 if loop == "new":
-                    new_train(params, losses, steps=steps, optimizer=optimizer, after_step=after_step,
-                              progress_every_s=case.progress_every_s, compile_step=compiled)
+                    new_train(
+                        params,
+                        losses,
+                        steps=steps,
+                        optimizer=optimizer,
+                        after_step=after_step,
+                        progress_every_s=case.progress_every_s,
+                        compile_step=compiled,
+                    )
                 else:
-                    baseline.old_train(params, losses, steps=steps, optimizer=optimizer, after_step=after_step,
-                                       progress_every_s=case.progress_every_s)
+                    baseline.old_train(
+                        params,
+                        losses,
+                        steps=steps,
+                        optimizer=optimizer,
+                        after_step=after_step,
+                        progress_every_s=case.progress_every_s,
+                    )
             final[i] = [p.detach().clone() for p in params]
+
         return run
 
     def setup(compiled: bool):
@@ -265,10 +321,17 @@ def run_pair(case: StepCase, steps: int, *, repeats: int, warmup: int, compare: 
         def fresh():
             torch._dynamo.reset()
             return case.build()
+
         return fresh
 
-    pair = paired(go(0, *side_a), go(1, *side_b), repeats=repeats, warmup=warmup,
-                  setup_a=setup(side_a[2]), setup_b=setup(side_b[2]))
+    pair = paired(
+        go(0, *side_a),
+        go(1, *side_b),
+        repeats=repeats,
+        warmup=warmup,
+        setup_a=setup(side_a[2]),
+        setup_b=setup(side_b[2]),
+    )
     diff = max(float((a - b).abs().max()) for a, b in zip(final[0], final[1]))
     return pair, diff
 
@@ -278,9 +341,11 @@ def report_line(case: StepCase, steps: int, pair: Pair, diff: float, peak: float
     ra, rb = gflops / pair.a.median, gflops / pair.b.median
     _, _, a, b = COMPARISONS[compare]
     per_step = f"{fmt_s(pair.a.median / steps)}/step"
-    return (f"{case.name:9s} {a} {pair.a}  {b} {pair.b}  {b}/{a} {pair.ratio_str()}  ({per_step})  "
-            f"roofline: {a} {ra:.2f} GFLOP/s = {100 * ra / peak:.2f}% of peak, {b} {rb:.2f} = "
-            f"{100 * rb / peak:.2f}%  max|Δθ| {diff:.1e}")
+    return (
+        f"{case.name:9s} {a} {pair.a}  {b} {pair.b}  {b}/{a} {pair.ratio_str()}  ({per_step})  "
+        f"roofline: {a} {ra:.2f} GFLOP/s = {100 * ra / peak:.2f}% of peak, {b} {rb:.2f} = "
+        f"{100 * rb / peak:.2f}%  max|Δθ| {diff:.1e}"
+    )
 
 
 # ---------------------------------------------------------------- ib-fused: the hand-written step vs autograd
@@ -295,8 +360,15 @@ class FusedCase:
     optimizer_fused: Callable  # the shard's: repro.train.lean_adam (the same update without torch.optim's overhead)
 
 
-def ib_fused_case(data_dir: str = "data", device: str = "cpu", n_models: int = 8, activation: str = "tanh", *,
-                  batch_size: int = 256, lr: float = 4e-4) -> FusedCase:
+def ib_fused_case(
+    data_dir: str = "data",
+    device: str = "cpu",
+    n_models: int = 8,
+    activation: str = "tanh",
+    *,
+    batch_size: int = 256,
+    lr: float = 4e-4,
+) -> FusedCase:
     """The 12-bit net (`n_models` seeds, one activation) trained the current way (BatchedMLP, autograd) and through
     `repro.nn.fused` (FlatBatchedMLP, hand-written backward, `LeanAdam` on one tensor), as the shard trains it. The
     papers' values (Shwartz-Ziv &
@@ -318,13 +390,25 @@ def ib_fused_case(data_dir: str = "data", device: str = "cpu", n_models: int = 8
                 idx = batches()
                 if fused:  # as the shard (info_bottleneck.measure): one index_select per tensor
                     return cross_entropy_losses(model, gather_rows(x, idx), gather_rows(y, idx))
-                return torch.nn.functional.cross_entropy(model(x[idx]).reshape(-1, 2), y[idx].reshape(-1),
-                                                         reduction="none").view(n_models, -1).mean(1)
+                return (
+                    torch.nn.functional.cross_entropy(
+                        model(x[idx]).reshape(-1, 2), y[idx].reshape(-1), reduction="none"
+                    )
+                    .view(n_models, -1)
+                    .mean(1)
+                )
+
             return list(model.parameters()), losses
+
         return make
 
-    return FusedCase(f"{n_models} models {'-'.join(map(str, sizes))} ({activation}), batch {batch_size}, Adam {lr:g}",
-                     build(False), build(True), new_optimizer("adam", lr), lean_adam(lr))
+    return FusedCase(
+        f"{n_models} models {'-'.join(map(str, sizes))} ({activation}), batch {batch_size}, Adam {lr:g}",
+        build(False),
+        build(True),
+        new_optimizer("adam", lr),
+        lean_adam(lr),
+    )
 
 
 def run_fused(case: FusedCase, steps: int, *, repeats: int, warmup: int) -> str:
@@ -340,10 +424,17 @@ def run_fused(case: FusedCase, steps: int, *, repeats: int, warmup: int) -> str:
             with contextlib.redirect_stdout(io.StringIO()):
                 new_train(params, losses, steps=steps, optimizer=optimizer)
             final[name] = [p.detach().reshape(-1) for p in params]
+
         return run
 
-    pair = paired(go("fused"), go("autograd"), repeats=repeats, warmup=warmup, setup_a=case.build_fused,
-                  setup_b=case.build_autograd)
+    pair = paired(
+        go("fused"),
+        go("autograd"),
+        repeats=repeats,
+        warmup=warmup,
+        setup_a=case.build_fused,
+        setup_b=case.build_autograd,
+    )
     # FlatBatchedMLP's layout is [w0, b0, w1, b1, ...]; BatchedMLP.parameters() gives all weights, then all biases
     ref = final["autograd"]
     n = len(ref) // 2
@@ -354,5 +445,7 @@ def run_fused(case: FusedCase, steps: int, *, repeats: int, warmup: int) -> str:
         us = [v / steps * 1e6 for v in (t.median, t.lo, t.hi)]
         return f"{us[0]:.0f} µs [{us[1]:.0f}–{us[2]:.0f}]"
 
-    return (f"ib-fused  fused {per_step(pair.a)}/step  autograd {per_step(pair.b)}/step  autograd/fused "
-            f"{pair.ratio_str()}  max|Δθ| {diff:.1e}")
+    return (
+        f"ib-fused  fused {per_step(pair.a)}/step  autograd {per_step(pair.b)}/step  autograd/fused "
+        f"{pair.ratio_str()}  max|Δθ| {diff:.1e}"
+    )

@@ -57,8 +57,14 @@ def _timed(fn: Callable[..., Any], setup: Callable[[], Any] | None, clock: Calla
     return clock() - t0
 
 
-def measure(fn: Callable[..., Any], *, repeats: int = 5, warmup: int = 1, setup: Callable[[], Any] | None = None,
-            clock: Callable[[], float] = time.perf_counter) -> Timing:
+def measure(
+    fn: Callable[..., Any],
+    *,
+    repeats: int = 5,
+    warmup: int = 1,
+    setup: Callable[[], Any] | None = None,
+    clock: Callable[[], float] = time.perf_counter,
+) -> Timing:
     """`warmup` untimed calls of `fn`, then `repeats` timed ones. With `setup`, each call is `fn(setup())` and only
     `fn` is timed."""
     if repeats < 1:
@@ -89,9 +95,16 @@ class Pair:
         return f"{self.ratio:.2f}x [{min(r):.2f}–{max(r):.2f}]"
 
 
-def paired(a: Callable[..., Any], b: Callable[..., Any], *, repeats: int = 5, warmup: int = 1,
-           setup_a: Callable[[], Any] | None = None, setup_b: Callable[[], Any] | None = None,
-           clock: Callable[[], float] = time.perf_counter) -> Pair:
+def paired(
+    a: Callable[..., Any],
+    b: Callable[..., Any],
+    *,
+    repeats: int = 5,
+    warmup: int = 1,
+    setup_a: Callable[[], Any] | None = None,
+    setup_b: Callable[[], Any] | None = None,
+    clock: Callable[[], float] = time.perf_counter,
+) -> Pair:
     """Warm both up, then time `repeats` pairs, alternating which of the two goes first."""
     if repeats < 1:
         raise ValueError("repeats must be at least 1")
@@ -112,8 +125,9 @@ def paired(a: Callable[..., Any], b: Callable[..., Any], *, repeats: int = 5, wa
 # ---------------------------------------------------------------- FLOPs and the roofline
 
 
-def mlp_flops(sizes: Sequence[int], rows: int, models: int = 1, *, backward: bool = True,
-              input_grad: bool = False) -> int:
+def mlp_flops(
+    sizes: Sequence[int], rows: int, models: int = 1, *, backward: bool = True, input_grad: bool = False
+) -> int:
     """Matmul FLOPs of `models` MLPs with layer sizes `sizes` (input first) on `rows` samples: 2·m·n·k per matmul
     forward; the backward pass adds the same again for each weight gradient and for each input gradient, but the
     first layer's input gradient is never computed (the data needs none) unless `input_grad`. So ×3 for every
@@ -124,8 +138,9 @@ def mlp_flops(sizes: Sequence[int], rows: int, models: int = 1, *, backward: boo
     return models * (3 * sum(fwd) - (0 if input_grad else fwd[0]))
 
 
-def matmul_peak(sizes: Sequence[int] = (256, 512, 1024, 2048), *, repeats: int = 3,
-                device: str | torch.device = "cpu") -> tuple[float, int]:
+def matmul_peak(
+    sizes: Sequence[int] = (256, 512, 1024, 2048), *, repeats: int = 3, device: str | torch.device = "cpu"
+) -> tuple[float, int]:
     """The best float32 `torch.matmul` rate (GFLOP/s) over square n×n products, at the current thread count (per n
     the median of `repeats`, then the best n); returns (GFLOP/s, the n that reached it)."""
     best, best_n = 0.0, 0
@@ -155,5 +170,6 @@ def cpu_model() -> str:
 def header(device: str | torch.device = "cpu") -> str:
     dev = torch.device(device)
     where = torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"{cpu_model()} ({os.cpu_count()} CPUs)"
-    return (f"# torch {torch.__version__}, {torch.get_num_threads()} thread(s), {where}, "
-            f"python {platform.python_version()}")
+    return (
+        f"# torch {torch.__version__}, {torch.get_num_threads()} thread(s), {where}, python {platform.python_version()}"
+    )

@@ -96,8 +96,10 @@ def load(ref: DataRef, data_dir: str | Path = "data", *, build_missing: bool = T
     fam = family(ref.family)
     if not path.exists():
         if not build_missing:
-            raise DataMissing(f"{path} is missing; build it with `python -m repro.data {ref.family} ...` "
-                              "or let Snakemake's data rule make it")
+            raise DataMissing(
+                f"{path} is missing; build it with `python -m repro.data {ref.family} ...` "
+                "or let Snakemake's data rule make it"
+            )
         print(f"building dataset {path} ...", flush=True)
         fam.build(ref.params, path)
     return fam.load(path)

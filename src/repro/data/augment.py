@@ -45,8 +45,9 @@ def draw_crop_flip(n: int, gen: torch.Generator, padding: int = 4, flip: bool = 
     return di, dj, flips
 
 
-def crop_flip(x: torch.Tensor, di: torch.Tensor, dj: torch.Tensor, flips: torch.Tensor | None,
-              padding: int = 4) -> torch.Tensor:
+def crop_flip(
+    x: torch.Tensor, di: torch.Tensor, dj: torch.Tensor, flips: torch.Tensor | None, padding: int = 4
+) -> torch.Tensor:
     """Crop image i of `x` [N, C, H, W] at offsets (di[i], dj[i]) of its zero-padded copy, flipped where flips[i]:
     one gather for the whole batch."""
     n, c, h, w = x.shape

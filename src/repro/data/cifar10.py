@@ -36,9 +36,11 @@ CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "hors
 
 
 def _missing_message(dest: Path, why: str) -> str:
-    return (f"CIFAR-10 archive is missing and could not be downloaded ({why}). "
-            f"Put the file {FILENAME} (md5 {MD5}, from {URL}) at {dest} "
-            f"(i.e. <data_dir>/cifar10/{FILENAME}, by default data/cifar10/{FILENAME}) and run again.")
+    return (
+        f"CIFAR-10 archive is missing and could not be downloaded ({why}). "
+        f"Put the file {FILENAME} (md5 {MD5}, from {URL}) at {dest} "
+        f"(i.e. <data_dir>/cifar10/{FILENAME}, by default data/cifar10/{FILENAME}) and run again."
+    )
 
 
 def fetch_archive(dest: Path) -> Path:
@@ -75,8 +77,12 @@ def read_archive(archive: Path) -> dict:
     with tarfile.open(archive, "r:gz") as tar:
         train = [_batch(tar, name) for name in TRAIN_BATCHES]
         x_test, y_test = _batch(tar, TEST_BATCH)
-    return {"x": np.concatenate([x for x, _ in train]), "y": np.concatenate([y for _, y in train]),
-            "x_test": x_test, "y_test": y_test}
+    return {
+        "x": np.concatenate([x for x, _ in train]),
+        "y": np.concatenate([y for _, y in train]),
+        "x_test": x_test,
+        "y_test": y_test,
+    }
 
 
 def build(params: dict, path: Path) -> None:

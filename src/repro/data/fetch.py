@@ -39,8 +39,10 @@ def refuse_unless_matching(path: Path, md5: str, source: str) -> None:
     if got != md5:
         bad = path.with_name(path.name + ".bad")
         os.replace(path, bad)
-        raise ChecksumError(f"{path} has md5 {got}, expected {md5}; refused and moved to {bad}. "
-                            f"Delete it and fetch {path.name} again from {source}.")
+        raise ChecksumError(
+            f"{path} has md5 {got}, expected {md5}; refused and moved to {bad}. "
+            f"Delete it and fetch {path.name} again from {source}."
+        )
 
 
 def fetch(folder: str | Path, name: str, md5: str, urls: Sequence[str]) -> Path:
@@ -56,12 +58,19 @@ def fetch(folder: str | Path, name: str, md5: str, urls: Sequence[str]) -> Path:
     for url in urls:
         print(f"downloading {url} -> {path}", flush=True)
         try:
-            pooch.retrieve(url, known_hash=f"md5:{md5}", fname=name, path=str(folder),
-                           downloader=pooch.HTTPDownloader(timeout=TIMEOUT_S, progressbar=False))
+            pooch.retrieve(
+                url,
+                known_hash=f"md5:{md5}",
+                fname=name,
+                path=str(folder),
+                downloader=pooch.HTTPDownloader(timeout=TIMEOUT_S, progressbar=False),
+            )
             return path
         except ValueError as e:  # pooch's hash mismatch: the mirror serves another file; nothing was kept
-            raise ChecksumError(f"{url} served a file that is not {name}: {e}. Nothing was kept; put the right file "
-                                f"(md5 {md5}) at {path}.") from None
+            raise ChecksumError(
+                f"{url} served a file that is not {name}: {e}. Nothing was kept; put the right file "
+                f"(md5 {md5}) at {path}."
+            ) from None
         except (requests.exceptions.RequestException, OSError) as e:  # refused, 5xx, timeouts, dropped transfers
             errors.append(f"{url}: {type(e).__name__}: {e}")
     raise Unreachable(errors)

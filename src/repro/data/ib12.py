@@ -25,8 +25,20 @@ from repro.data import load_arrays, save_arrays
 
 _PHI = (1 + math.sqrt(5)) / 2
 # icosahedron vertices (0, ±1, ±φ) and their cyclic permutations, in the dataset's bit order
-_VERTICES = [(0, 1, _PHI), (1, _PHI, 0), (0, 1, -_PHI), (-1, _PHI, 0), (_PHI, 0, -1), (0, -1, _PHI),
-             (1, -_PHI, 0), (-1, -_PHI, 0), (-_PHI, 0, -1), (0, -1, -_PHI), (-_PHI, 0, 1), (_PHI, 0, 1)]
+_VERTICES = [
+    (0, 1, _PHI),
+    (1, _PHI, 0),
+    (0, 1, -_PHI),
+    (-1, _PHI, 0),
+    (_PHI, 0, -1),
+    (0, -1, _PHI),
+    (1, -_PHI, 0),
+    (-1, -_PHI, 0),
+    (-_PHI, 0, -1),
+    (0, -1, -_PHI),
+    (-_PHI, 0, 1),
+    (_PHI, 0, 1),
+]
 VERTICES = np.array(_VERTICES) / math.sqrt(1 + _PHI**2)  # unit vectors, [12, 3]
 N_BITS = 12
 

@@ -52,11 +52,15 @@ IDX_UBYTE = 0x08
 
 
 def _missing_message(folder: Path, missing: dict[str, list[str]]) -> str:
-    lines = [f"MNIST file(s) missing and could not be downloaded: {', '.join(missing)}.",
-             f"Put these files in {folder} (i.e. <data_dir>/mnist/, by default data/mnist/) and run again:"]
+    lines = [
+        f"MNIST file(s) missing and could not be downloaded: {', '.join(missing)}.",
+        f"Put these files in {folder} (i.e. <data_dir>/mnist/, by default data/mnist/) and run again:",
+    ]
     for name, errors in missing.items():
-        lines.append(f"  {folder / name}  (md5 {MD5[name]}, from {MIRRORS[0]}{name} or {MIRRORS[1]}{name}; "
-                     f"tried: {'; '.join(errors)})")
+        lines.append(
+            f"  {folder / name}  (md5 {MD5[name]}, from {MIRRORS[0]}{name} or {MIRRORS[1]}{name}; "
+            f"tried: {'; '.join(errors)})"
+        )
     return "\n".join(lines)
 
 

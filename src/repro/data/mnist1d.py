@@ -25,8 +25,15 @@ def build(params: dict, path: Path) -> None:
     for k, v in {**DEFAULTS, **params}.items():
         setattr(args, k, v)
     d = make_dataset(args)
-    save_arrays(path, {"x": d["x"].astype(np.float32), "y": d["y"].astype(np.int64),
-                       "x_test": d["x_test"].astype(np.float32), "y_test": d["y_test"].astype(np.int64)})
+    save_arrays(
+        path,
+        {
+            "x": d["x"].astype(np.float32),
+            "y": d["y"].astype(np.int64),
+            "x_test": d["x_test"].astype(np.float32),
+            "y_test": d["y_test"].astype(np.int64),
+        },
+    )
 
 
 load = load_arrays

@@ -97,14 +97,17 @@ def ellipse_table(u: np.ndarray, n_ellipse: int) -> np.ndarray:
     count = np.minimum(poisson.ppf(u[:, 0], n_ellipse), MAX_ELLIPSES).astype(int)
     v = u[:, 1:].reshape(n, MAX_ELLIPSES, DRAWS)
     exp = -np.log1p(-v[..., 1:4])  # Exp(1) by inversion: intensity scale, semi-axis a, semi-axis b
-    table = np.stack([
-        (v[..., 0] - 0.5) * 0.4 * exp[..., 0],  # signed intensity
-        0.2 * exp[..., 1],  # semi-axis a
-        0.2 * exp[..., 2],  # semi-axis b
-        -1.0 + 2.0 * v[..., 4],  # centre x in [-1, 1]
-        -1.0 + 2.0 * v[..., 5],  # centre y in [-1, 1]
-        2 * math.pi * v[..., 6],  # rotation in [0, 2π)
-    ], axis=-1)
+    table = np.stack(
+        [
+            (v[..., 0] - 0.5) * 0.4 * exp[..., 0],  # signed intensity
+            0.2 * exp[..., 1],  # semi-axis a
+            0.2 * exp[..., 2],  # semi-axis b
+            -1.0 + 2.0 * v[..., 4],  # centre x in [-1, 1]
+            -1.0 + 2.0 * v[..., 5],  # centre y in [-1, 1]
+            2 * math.pi * v[..., 6],  # rotation in [0, 2π)
+        ],
+        axis=-1,
+    )
     table[np.arange(MAX_ELLIPSES)[None, :] >= count[:, None], 0] = 0.0  # unused slots add nothing
     return table
 
@@ -114,7 +117,7 @@ def random_ellipses(n: int, size: int, rng: np.random.Generator, n_ellipse: int)
     table = ellipse_table(rng.random((n, 1 + DRAWS * MAX_ELLIPSES)), n_ellipse)
     out = np.empty((n, size, size), dtype=np.float32)
     for i in range(0, n, _CHUNK):
-        out[i:i + _CHUNK] = ellipses(size, table[i:i + _CHUNK])
+        out[i : i + _CHUNK] = ellipses(size, table[i : i + _CHUNK])
     return out
 
 
@@ -122,10 +125,12 @@ def generate(params: dict) -> dict:
     """All arrays of the family for (validated or raw) params."""
     p = check_params(params)
     train, val, test = (np.random.default_rng(s) for s in np.random.SeedSequence(p["seed"]).spawn(3))
-    return {"x_train": random_ellipses(p["n_train"], p["size"], train, p["n_ellipse"]),
-            "x_val": random_ellipses(p["n_val"], p["size"], val, p["n_ellipse"]),
-            "x_test": random_ellipses(p["n_test"], p["size"], test, p["n_ellipse"]),
-            "shepp_logan": shepp_logan(p["size"])}
+    return {
+        "x_train": random_ellipses(p["n_train"], p["size"], train, p["n_ellipse"]),
+        "x_val": random_ellipses(p["n_val"], p["size"], val, p["n_ellipse"]),
+        "x_test": random_ellipses(p["n_test"], p["size"], test, p["n_ellipse"]),
+        "shepp_logan": shepp_logan(p["size"]),
+    }
 
 
 def build(params: dict, path: Path) -> None:

@@ -78,6 +78,9 @@ class Experiment(Protocol):
     - `RESUMABLE`: whether `run_shard` resumes from checkpoints (`repro.checkpoint`) after a kill.
     - `figures(table, cfg) -> [Figure]`, `protocol(cfg) -> [{key, value, paper?, note?}]`.
     - `CLAIMS: [Claim]`: each with its rule, preconditions and revision history.
+
+    Optional: `WALL_TARGET_S = {scale: seconds}`, the wall time the experiment's DAG should take on 2 CPU cores
+    run alone, which `python -m repro.benchmark workflow` measures against.
     """
 
     Config: type

@@ -15,8 +15,15 @@ import torch
 from torch import nn
 
 ACTIVATIONS = {"tanh": torch.tanh, "relu": torch.relu, "identity": lambda x: x}
-INIT_SCHEMES = ("torch_default", "kaiming_uniform", "glorot_uniform", "glorot_normal", "truncated_normal",
-                "truncated_normal_fan_out", "normal")
+INIT_SCHEMES = (
+    "torch_default",
+    "kaiming_uniform",
+    "glorot_uniform",
+    "glorot_normal",
+    "truncated_normal",
+    "truncated_normal_fan_out",
+    "normal",
+)
 
 
 def init_linear(gen: torch.Generator, fan_in: int, fan_out: int, scheme: str, bias: bool):
@@ -63,8 +70,16 @@ class BatchedMLP(nn.Module):
     every layer or one per layer (e.g. Keras' Glorot-uniform default for an output layer).
     """
 
-    def __init__(self, seeds: Sequence[int], sizes: Sequence[int], activation: str | Sequence[str],
-                 *, bias: bool = True, init: str | Sequence[str] = "torch_default", dtype=torch.float32):
+    def __init__(
+        self,
+        seeds: Sequence[int],
+        sizes: Sequence[int],
+        activation: str | Sequence[str],
+        *,
+        bias: bool = True,
+        init: str | Sequence[str] = "torch_default",
+        dtype=torch.float32,
+    ):
         super().__init__()
         self.sizes, self.n_models = list(sizes), len(seeds)
         acts = [activation] * self.n_models if isinstance(activation, str) else list(activation)
@@ -142,8 +157,16 @@ class WidthSweepMLP(nn.Module):
     forward(x [B, n, d]) -> logits [W, B, n, out], in the order of `widths`.
     """
 
-    def __init__(self, seeds: Sequence[int], d_in: int, widths: Sequence[int], n_out: int, *,
-                 init: str = "torch_default", dtype=torch.float32):
+    def __init__(
+        self,
+        seeds: Sequence[int],
+        d_in: int,
+        widths: Sequence[int],
+        n_out: int,
+        *,
+        init: str = "torch_default",
+        dtype=torch.float32,
+    ):
         super().__init__()
         self.widths = list(widths)
         per_width = [BatchedMLP(seeds, [d_in, h, h, n_out], "relu", init=init, dtype=dtype) for h in self.widths]

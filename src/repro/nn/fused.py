@@ -28,8 +28,16 @@ class FlatBatchedMLP(nn.Module):
     `load_state_dict` or a `.data` swap is always seen. No pruning masks (`masks` is always None).
     """
 
-    def __init__(self, seeds: Sequence[int], sizes: Sequence[int], activation: str | Sequence[str],
-                 *, bias: bool = True, init: str | Sequence[str] = "torch_default", dtype=torch.float32):
+    def __init__(
+        self,
+        seeds: Sequence[int],
+        sizes: Sequence[int],
+        activation: str | Sequence[str],
+        *,
+        bias: bool = True,
+        init: str | Sequence[str] = "torch_default",
+        dtype=torch.float32,
+    ):
         super().__init__()
         ref = BatchedMLP(seeds, sizes, activation, bias=bias, init=init, dtype=dtype)  # the same initial numbers
         self.sizes, self.n_models, self.activations, self.bias = ref.sizes, ref.n_models, ref.activations, bias
@@ -65,8 +73,16 @@ class FlatBatchedMLP(nn.Module):
         if self._cache[0] != key:
             ws, bs = self.views(f.detach())
             grad = torch.empty_like(f, requires_grad=False)
-            self._cache = (key, (ws, [w.transpose(1, 2) for w in ws], [b.unsqueeze(2) for b in bs] if bs else None,
-                                 grad, *self.views(grad)))
+            self._cache = (
+                key,
+                (
+                    ws,
+                    [w.transpose(1, 2) for w in ws],
+                    [b.unsqueeze(2) for b in bs] if bs else None,
+                    grad,
+                    *self.views(grad),
+                ),
+            )
         return self._cache[1]
 
     @property
@@ -111,8 +127,11 @@ def cross_entropy_losses(model: FlatBatchedMLP, x: torch.Tensor, y: torch.Tensor
 # activations in place (on a fresh matmul output), and d/d(pre-activation) from the activation's output h computed
 # as autograd does (same kernels, same rounding)
 _ACT_ = {"tanh": torch.tanh_, "relu": torch.relu_, "identity": lambda h: h}
-_BACKWARD = {"tanh": torch.ops.aten.tanh_backward, "relu": lambda d, h: torch.ops.aten.threshold_backward(d, h, 0),
-             "identity": lambda d, h: d}
+_BACKWARD = {
+    "tanh": torch.ops.aten.tanh_backward,
+    "relu": lambda d, h: torch.ops.aten.threshold_backward(d, h, 0),
+    "identity": lambda d, h: d,
+}
 
 
 def _act_(h: torch.Tensor, runs) -> torch.Tensor:

@@ -89,13 +89,24 @@ class ConvNet(nn.Module):
     """FC19's Conv-2/4/6: `len(widths)` pairs of same-padded conv3x3 + ReLU, a 2x2 max-pool after each
     pair, then fully connected 256-256-classes with ReLU; no batch norm."""
 
-    def __init__(self, widths: tuple[int, ...], fc: tuple[int, ...] = (256, 256), num_classes: int = 10,
-                 in_channels: int = 3, image_size: int = 32):
+    def __init__(
+        self,
+        widths: tuple[int, ...],
+        fc: tuple[int, ...] = (256, 256),
+        num_classes: int = 10,
+        in_channels: int = 3,
+        image_size: int = 32,
+    ):
         super().__init__()
         layers, c_in = [], in_channels
         for w in widths:
-            layers += [nn.Conv2d(c_in, w, 3, padding=1), nn.ReLU(), nn.Conv2d(w, w, 3, padding=1), nn.ReLU(),
-                       nn.MaxPool2d(2)]
+            layers += [
+                nn.Conv2d(c_in, w, 3, padding=1),
+                nn.ReLU(),
+                nn.Conv2d(w, w, 3, padding=1),
+                nn.ReLU(),
+                nn.MaxPool2d(2),
+            ]
             c_in = w
         self.features = nn.Sequential(*layers)
         side = image_size // 2 ** len(widths)
@@ -119,8 +130,11 @@ class BasicBlock(nn.Module):
         self.bn1 = nn.BatchNorm2d(c_out)
         self.conv2 = nn.Conv2d(c_out, c_out, 3, stride=1, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(c_out)
-        self.shortcut = (nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride=stride, bias=False), nn.BatchNorm2d(c_out))
-                         if stride != 1 or c_in != c_out else nn.Identity())
+        self.shortcut = (
+            nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride=stride, bias=False), nn.BatchNorm2d(c_out))
+            if stride != 1 or c_in != c_out
+            else nn.Identity()
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = F.relu(self.bn1(self.conv1(x)))
@@ -203,8 +217,7 @@ def make(name: str, *, seed: int | None = None, num_classes: int = 10) -> nn.Mod
 def prunable(model: nn.Module) -> list[tuple[str, nn.Parameter]]:
     """The weights the papers prune: every conv and linear weight (the 1x1 shortcut convs and the output
     layer included), in module order. Not biases, not batch-norm parameters."""
-    return [(f"{name}.weight", m.weight) for name, m in model.named_modules()
-            if isinstance(m, (nn.Conv2d, nn.Linear))]
+    return [(f"{name}.weight", m.weight) for name, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
 
 
 def layer_kinds(model: nn.Module) -> dict[str, str]:
@@ -260,18 +273,72 @@ PRUNE_RATES: dict[str, dict] = {
 # defaults for cifar_resnet_20 / cifar_vgg_16 (lr 0.1, momentum 0.9, weight_decay 1e-4, milestones 80 and
 # 120 epochs, 160 epochs of batch 128 = 62.5K iterations); the exact iteration counts are unconfirmed.
 PAPER: dict[str, dict] = {
-    "lenet300": {"source": "FC19 Figure 2", "dataset": "mnist", "optimizer": "adam", "lr": 1.2e-3,
-                 "iterations": 50_000, "batch": 60, "weight_decay": 0.0, "augment": False},
-    "conv2": {"source": "FC19 Figure 2", "dataset": "cifar10", "optimizer": "adam", "lr": 2e-4,
-              "iterations": 20_000, "batch": 60, "weight_decay": 0.0, "augment": False},
-    "conv4": {"source": "FC19 Figure 2", "dataset": "cifar10", "optimizer": "adam", "lr": 3e-4,
-              "iterations": 25_000, "batch": 60, "weight_decay": 0.0, "augment": False},
-    "conv6": {"source": "FC19 Figure 2", "dataset": "cifar10", "optimizer": "adam", "lr": 3e-4,
-              "iterations": 30_000, "batch": 60, "weight_decay": 0.0, "augment": False},
-    "resnet20": {"source": "LMC20 Table 1", "dataset": "cifar10", "optimizer": "sgd", "lr": 0.1, "momentum": 0.9,
-                 "lr_drops": (32_000, 48_000), "lr_drop_factor": 0.1, "iterations": 63_000, "batch": 128,
-                 "weight_decay": 1e-4, "warmup": 0, "augment": True},
-    "vgg16": {"source": "LMC20 Table 1", "dataset": "cifar10", "optimizer": "sgd", "lr": 0.1, "momentum": 0.9,
-              "lr_drops": (32_000, 48_000), "lr_drop_factor": 0.1, "iterations": 63_000, "batch": 128,
-              "weight_decay": 1e-4, "warmup": 0, "augment": True},
+    "lenet300": {
+        "source": "FC19 Figure 2",
+        "dataset": "mnist",
+        "optimizer": "adam",
+        "lr": 1.2e-3,
+        "iterations": 50_000,
+        "batch": 60,
+        "weight_decay": 0.0,
+        "augment": False,
+    },
+    "conv2": {
+        "source": "FC19 Figure 2",
+        "dataset": "cifar10",
+        "optimizer": "adam",
+        "lr": 2e-4,
+        "iterations": 20_000,
+        "batch": 60,
+        "weight_decay": 0.0,
+        "augment": False,
+    },
+    "conv4": {
+        "source": "FC19 Figure 2",
+        "dataset": "cifar10",
+        "optimizer": "adam",
+        "lr": 3e-4,
+        "iterations": 25_000,
+        "batch": 60,
+        "weight_decay": 0.0,
+        "augment": False,
+    },
+    "conv6": {
+        "source": "FC19 Figure 2",
+        "dataset": "cifar10",
+        "optimizer": "adam",
+        "lr": 3e-4,
+        "iterations": 30_000,
+        "batch": 60,
+        "weight_decay": 0.0,
+        "augment": False,
+    },
+    "resnet20": {
+        "source": "LMC20 Table 1",
+        "dataset": "cifar10",
+        "optimizer": "sgd",
+        "lr": 0.1,
+        "momentum": 0.9,
+        "lr_drops": (32_000, 48_000),
+        "lr_drop_factor": 0.1,
+        "iterations": 63_000,
+        "batch": 128,
+        "weight_decay": 1e-4,
+        "warmup": 0,
+        "augment": True,
+    },
+    "vgg16": {
+        "source": "LMC20 Table 1",
+        "dataset": "cifar10",
+        "optimizer": "sgd",
+        "lr": 0.1,
+        "momentum": 0.9,
+        "lr_drops": (32_000, 48_000),
+        "lr_drop_factor": 0.1,
+        "iterations": 63_000,
+        "batch": 128,
+        "weight_decay": 1e-4,
+        "warmup": 0,
+        "augment": True,
+    },
 }

@@ -26,8 +26,7 @@ class PreActBlock(nn.Module):
         self.conv1 = nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(c_out)
         self.conv2 = nn.Conv2d(c_out, c_out, 3, stride=1, padding=1, bias=False)
-        self.shortcut = (nn.Conv2d(c_in, c_out, 1, stride=stride, bias=False)
-                         if stride != 1 or c_in != c_out else None)
+        self.shortcut = nn.Conv2d(c_in, c_out, 1, stride=stride, bias=False) if stride != 1 or c_in != c_out else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         a = F.relu(self.bn1(x))
@@ -38,8 +37,9 @@ class PreActBlock(nn.Module):
 
 
 class PreActResNet(nn.Module):
-    def __init__(self, k: int = 64, blocks: tuple[int, ...] = (2, 2, 2, 2), num_classes: int = 10,
-                 in_channels: int = 3):
+    def __init__(
+        self, k: int = 64, blocks: tuple[int, ...] = (2, 2, 2, 2), num_classes: int = 10, in_channels: int = 3
+    ):
         super().__init__()
         self.k = k
         self.stem = nn.Conv2d(in_channels, k, 3, stride=1, padding=1, bias=False)
@@ -60,8 +60,9 @@ class PreActResNet(nn.Module):
 MODELS = {"resnet18": (2, 2, 2, 2)}
 
 
-def forward_macs(k: int, blocks: tuple[int, ...] = MODELS["resnet18"], size: int = 32, num_classes: int = 10,
-                 in_channels: int = 3) -> int:
+def forward_macs(
+    k: int, blocks: tuple[int, ...] = MODELS["resnet18"], size: int = 32, num_classes: int = 10, in_channels: int = 3
+) -> int:
     """Multiply-accumulates of one image's forward pass through the convolutions and the linear layer (BatchNorm,
     ReLU and the pool are a few per activation and left out), counted from the architecture without building it:
     the plan estimates job run times from it without importing torch."""

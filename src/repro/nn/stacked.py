@@ -52,19 +52,28 @@ class StackedLinear(nn.Module):
         super().__init__()
         self.models, self.in_features, self.out_features = len(layers), layers[0].in_features, layers[0].out_features
         self.weight = nn.Parameter(torch.stack([m.weight.detach() for m in layers]).clone())  # [B, O, F]
-        self.bias = (nn.Parameter(torch.stack([m.bias.detach() for m in layers]).clone())
-                     if layers[0].bias is not None else None)  # [B, O]
+        self.bias = (
+            nn.Parameter(torch.stack([m.bias.detach() for m in layers]).clone()) if layers[0].bias is not None else None
+        )  # [B, O]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n = x.shape[0]
         h = x.reshape(n, self.models, self.in_features).transpose(0, 1)  # [B, N, F]
-        out = torch.baddbmm(self.bias.unsqueeze(1), h, self.weight.transpose(1, 2)) if self.bias is not None \
+        out = (
+            torch.baddbmm(self.bias.unsqueeze(1), h, self.weight.transpose(1, 2))
+            if self.bias is not None
             else torch.bmm(h, self.weight.transpose(1, 2))
+        )
         return out.transpose(0, 1).reshape(n, self.models * self.out_features)
 
     def unstack(self, b: int) -> nn.Linear:
-        m = nn.Linear(self.in_features, self.out_features, bias=self.bias is not None,
-                      device=self.weight.device, dtype=self.weight.dtype)
+        m = nn.Linear(
+            self.in_features,
+            self.out_features,
+            bias=self.bias is not None,
+            device=self.weight.device,
+            dtype=self.weight.dtype,
+        )
         with torch.no_grad():
             m.weight.copy_(self.weight[b])
             if self.bias is not None:
@@ -76,9 +85,18 @@ def _stack_conv(convs: list[nn.Conv2d]) -> nn.Conv2d:
     c, B = convs[0], len(convs)
     if c.padding_mode != "zeros":
         raise ValueError(f"stacking supports zero-padded convolutions only, got padding_mode={c.padding_mode!r}")
-    out = nn.Conv2d(B * c.in_channels, B * c.out_channels, c.kernel_size, stride=c.stride, padding=c.padding,
-                    dilation=c.dilation, groups=B * c.groups, bias=c.bias is not None,
-                    device=c.weight.device, dtype=c.weight.dtype)
+    out = nn.Conv2d(
+        B * c.in_channels,
+        B * c.out_channels,
+        c.kernel_size,
+        stride=c.stride,
+        padding=c.padding,
+        dilation=c.dilation,
+        groups=B * c.groups,
+        bias=c.bias is not None,
+        device=c.weight.device,
+        dtype=c.weight.dtype,
+    )
     with torch.no_grad():
         out.weight.copy_(torch.cat([m.weight for m in convs]))
         if c.bias is not None:
@@ -88,9 +106,14 @@ def _stack_conv(convs: list[nn.Conv2d]) -> nn.Conv2d:
 
 def _stack_bn(bns: list[nn.BatchNorm2d]) -> nn.BatchNorm2d:
     b = bns[0]
-    out = nn.BatchNorm2d(len(bns) * b.num_features, eps=b.eps, momentum=b.momentum, affine=b.affine,
-                         track_running_stats=b.track_running_stats, device=b.running_mean.device
-                         if b.running_mean is not None else None)
+    out = nn.BatchNorm2d(
+        len(bns) * b.num_features,
+        eps=b.eps,
+        momentum=b.momentum,
+        affine=b.affine,
+        track_running_stats=b.track_running_stats,
+        device=b.running_mean.device if b.running_mean is not None else None,
+    )
     with torch.no_grad():
         if b.affine:
             out.weight.copy_(torch.cat([m.weight for m in bns]))
@@ -120,10 +143,15 @@ def _stack_tree(models: list[nn.Module]) -> nn.Module:
                 new = StackedLinear(parts)
             parent, _, leaf = name.rpartition(".")
             setattr(out.get_submodule(parent) if parent else out, leaf, new)
-        elif not list(mod.children()) and not isinstance(mod, _STATELESS) and (
-                list(mod.parameters(recurse=False)) or list(mod.buffers(recurse=False))):
-            raise TypeError(f"cannot stack layer {name!r} of type {type(mod).__name__}: only Conv2d, BatchNorm2d, "
-                            "Linear and stateless layers are supported")
+        elif (
+            not list(mod.children())
+            and not isinstance(mod, _STATELESS)
+            and (list(mod.parameters(recurse=False)) or list(mod.buffers(recurse=False)))
+        ):
+            raise TypeError(
+                f"cannot stack layer {name!r} of type {type(mod).__name__}: only Conv2d, BatchNorm2d, "
+                "Linear and stateless layers are supported"
+            )
     return out
 
 

@@ -50,16 +50,19 @@ def _read_json(path: Path, what: str):
 def load_experiment(scale: str, experiment: str, root: str | Path = RESULTS) -> ExperimentResults:
     d = experiment_dir(scale, experiment, root)
     if not d.is_dir():
-        raise ReportError(f"no aggregated results for {experiment} at scale {scale}: {d} does not exist "
-                          f"(run: python -m repro.aggregate --scale {scale} --experiment {experiment})")
+        raise ReportError(
+            f"no aggregated results for {experiment} at scale {scale}: {d} does not exist "
+            f"(run: python -m repro.aggregate --scale {scale} --experiment {experiment})"
+        )
     claims = _read_json(d / CLAIMS_JSON, "claims")
     summary = _read_json(d / SUMMARY_JSON, "summary")
     if not isinstance(claims, list) or not all(isinstance(c, dict) and "id" in c for c in claims):
         raise ReportError(f"{d / CLAIMS_JSON} is not a list of claims with ids")
     for c in claims:
         if c.get("status") not in STATUSES:
-            raise ReportError(f"{d / CLAIMS_JSON}: claim {c.get('id')} has status {c.get('status')!r}; "
-                              f"valid: {', '.join(STATUSES)}")
+            raise ReportError(
+                f"{d / CLAIMS_JSON}: claim {c.get('id')} has status {c.get('status')!r}; valid: {', '.join(STATUSES)}"
+            )
         # claims.json written before claims had preconditions and revision logs
         c.setdefault("preconditions", [])
         c.setdefault("history", [])
@@ -71,15 +74,21 @@ def load_experiment(scale: str, experiment: str, root: str | Path = RESULTS) -> 
         svg_path = d / FIGURES_DIR / f"{name}.svg"
         if not svg_path.is_file():
             raise ReportError(f"missing figure {svg_path} (listed in {CAPTIONS_JSON})")
-        figures.append({"name": name, "caption": caps["captions"].get(name, ""),
-                        "svg": inline_svg(svg_path.read_text(), prefix=f"{experiment}-f{i}-")})
+        figures.append(
+            {
+                "name": name,
+                "caption": caps["captions"].get(name, ""),
+                "svg": inline_svg(svg_path.read_text(), prefix=f"{experiment}-f{i}-"),
+            }
+        )
     return ExperimentResults(experiment, claims, summary, figures)
 
 
 # ---------------------------------------------------------------- SVG inlining
 
-_DROP = [re.compile(p, re.DOTALL)
-         for p in (r"<\?xml.*?\?>", r"<!DOCTYPE.*?>", r"<!--.*?-->", r"<metadata>.*?</metadata>")]
+_DROP = [
+    re.compile(p, re.DOTALL) for p in (r"<\?xml.*?\?>", r"<!DOCTYPE.*?>", r"<!--.*?-->", r"<metadata>.*?</metadata>")
+]
 _XMLNS = re.compile(r'\s+xmlns(:\w+)?="[^"]*"')
 _ID = re.compile(r'\bid="([^"]+)"')
 _SIZE = re.compile(r'<svg([^>]*?)\swidth="([\d.]+)pt"\s+height="([\d.]+)pt"')
@@ -97,8 +106,13 @@ def inline_svg(text: str, prefix: str) -> Markup:
         text = re.sub(rf'\bid="({alt})"', lambda m: f'id="{prefix}{m.group(1)}"', text)
         text = re.sub(rf'href="#({alt})"', lambda m: f'href="#{prefix}{m.group(1)}"', text)
         text = re.sub(rf"url\(#({alt})\)", lambda m: f"url(#{prefix}{m.group(1)})", text)
-    text = _SIZE.sub(lambda m: f'<svg{m.group(1)} style="width:100%;max-width:{float(m.group(2)) * 4 / 3:.0f}px;'
-                               f'height:auto" role="img"', text, count=1)
+    text = _SIZE.sub(
+        lambda m: (
+            f'<svg{m.group(1)} style="width:100%;max-width:{float(m.group(2)) * 4 / 3:.0f}px;height:auto" role="img"'
+        ),
+        text,
+        count=1,
+    )
     return Markup(text.strip())
 
 
@@ -137,29 +151,36 @@ def _context(scale: str, results: list[ExperimentResults]) -> dict:
         shards = list(prov)
         packages = [prov[s].get("packages", {}) for s in shards]
         pkg_names = sorted({k for p in packages for k in p})
-        experiments.append({
-            "name": r.name,
-            "doc": r.summary.get("doc", ""),
-            "seeds": r.summary.get("seeds", []),
-            "claims": r.claims,
-            "figures": r.figures,
-            "protocol": r.summary.get("protocol", []),
-            "deviations": r.summary.get("deviations", []),
-            "runtime": r.summary.get("runtime", []),
-            "health": r.summary.get("health", []),
-            "provenance": [dict(prov[s], shard=s) for s in shards],
-            "packages_shared": _same_for_all(packages) if packages else True,
-            "package_names": pkg_names,
-            "packages": dict(zip(shards, packages)),
-            "shards": shards,
-        })
-    return {"scale": scale, "claims": all_claims, "counts": counts, "experiments": experiments,
-            "statuses": STATUSES}
+        experiments.append(
+            {
+                "name": r.name,
+                "doc": r.summary.get("doc", ""),
+                "seeds": r.summary.get("seeds", []),
+                "claims": r.claims,
+                "figures": r.figures,
+                "protocol": r.summary.get("protocol", []),
+                "deviations": r.summary.get("deviations", []),
+                "runtime": r.summary.get("runtime", []),
+                "health": r.summary.get("health", []),
+                "provenance": [dict(prov[s], shard=s) for s in shards],
+                "packages_shared": _same_for_all(packages) if packages else True,
+                "package_names": pkg_names,
+                "packages": dict(zip(shards, packages)),
+                "shards": shards,
+            }
+        )
+    return {"scale": scale, "claims": all_claims, "counts": counts, "experiments": experiments, "statuses": STATUSES}
 
 
 def environment() -> Environment:
-    env = Environment(loader=FileSystemLoader(str(Path(__file__).parent)), autoescape=select_autoescape(["j2", "html"]),
-                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    env = Environment(
+        loader=FileSystemLoader(str(Path(__file__).parent)),
+        autoescape=select_autoescape(["j2", "html"]),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
     env.filters["fmt"] = fmt
     env.filters["badge"] = badge_class
     env.filters["slug"] = lambda s: re.sub(r"[^A-Za-z0-9_-]+", "-", str(s))

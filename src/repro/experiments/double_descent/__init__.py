@@ -28,6 +28,10 @@ from repro.nn.batched import INIT_SCHEMES
 # A killed shard resumes from its last checkpoint (repro.checkpoint): all its state is registered with ctx.keep.
 RESUMABLE = True
 
+# Wall-time targets of this experiment's whole DAG on 2 CPU cores, run alone (python -m repro.benchmark workflow).
+WALL_TARGET_S = {"laptop": 300.0}
+
+
 @dataclass
 class RFConfig:
     """Belkin et al. 2019 (arXiv 1812.11118) §3: random ReLU features, min-norm least squares."""
@@ -180,7 +184,7 @@ def image_seed_blocks(exp: Config) -> list[list[int]]:
     """The image seeds (fresh, from first_seed, as the MLP sweeps') in blocks of image.seeds_per_job."""
     seeds = list(range(exp.first_seed, exp.first_seed + exp.image.seeds))
     size = exp.image.seeds_per_job
-    return [seeds[i:i + size] for i in range(0, len(seeds), size)]
+    return [seeds[i : i + size] for i in range(0, len(seeds), size)]
 
 
 def mlp_points(exp: Config) -> list[tuple[int, float]]:
@@ -204,8 +208,10 @@ def shards(exp: Config) -> dict[str, Shard]:
                 for p in exp.image.noise:
                     for block in image_seed_blocks(exp):
                         out[image_shard(arch, group, p, block)] = Shard(
-                            image_keys, {"arch": arch, "k": group, "noise": p, "seeds": block},
-                            flops=len(block) * image_flops(exp.image, arch, group))
+                            image_keys,
+                            {"arch": arch, "k": group, "noise": p, "seeds": block},
+                            flops=len(block) * image_flops(exp.image, arch, group),
+                        )
     return out
 
 
@@ -241,14 +247,20 @@ def datasets(exp: Config, shard: str) -> list[DataRef]:
 def _mnist1d(ctx):
     d = load(DataRef("mnist1d", dict(ctx.exp.data)), ctx.data_dir)
     to = dict(device=ctx.device)
-    return (torch.tensor(d["x"], dtype=torch.float32, **to), torch.tensor(d["y"], **to),
-            torch.tensor(d["x_test"], dtype=torch.float32, **to), torch.tensor(d["y_test"], **to))
+    return (
+        torch.tensor(d["x"], dtype=torch.float32, **to),
+        torch.tensor(d["y"], **to),
+        torch.tensor(d["x_test"], dtype=torch.float32, **to),
+        torch.tensor(d["y_test"], **to),
+    )
 
 
 def _need(name: str, want: int, have: int) -> None:
     if want > have:
-        raise ConfigError(f"{name}={want} exceeds the {have} samples of the generated MNIST-1D set "
-                          f"(raise experiment.data.num_samples)")
+        raise ConfigError(
+            f"{name}={want} exceeds the {have} samples of the generated MNIST-1D set "
+            f"(raise experiment.data.num_samples)"
+        )
 
 
 def run_shard(ctx) -> pd.DataFrame:
@@ -286,9 +298,21 @@ def run_mlp(ctx) -> pd.DataFrame:
     _need("experiment.mlp.n_test", c.n_test, len(xt))
     # the first n training samples: the smaller set of the sample-wise pair is a subset of the larger
     labels = noisy_labels(y[:n].cpu(), noise, c.noise_seed).to(ctx.device)
-    rows = train_width_sweep(x[:n], labels, xt[: c.n_test], yt[: c.n_test], widths=c.widths, seeds=ctx.seeds,
-                             epochs=c.epochs, batch_size=c.batch_size, lr=c.lr, momentum=c.momentum, init=c.init,
-                             record_epochs=record_epochs(c.epochs, c.n_records), label=ctx.label())
+    rows = train_width_sweep(
+        x[:n],
+        labels,
+        xt[: c.n_test],
+        yt[: c.n_test],
+        widths=c.widths,
+        seeds=ctx.seeds,
+        epochs=c.epochs,
+        batch_size=c.batch_size,
+        lr=c.lr,
+        momentum=c.momentum,
+        init=c.init,
+        record_epochs=record_epochs(c.epochs, c.n_records),
+        label=ctx.label(),
+    )
     table = pd.DataFrame(rows)
     table.insert(0, "noise", noise)
     table.insert(0, "n_train", n)
@@ -307,27 +331,40 @@ def figures(table: pd.DataFrame, cfg) -> list:
 def protocol(cfg) -> list[dict]:
     e: Config = cfg.experiment
     rows = [
-        {"key": "rf", "value": f"random ReLU features on MNIST-1D, n ∈ {e.rf.n_train}, N/n from {min(e.rf.ratios)} "
-                               f"to {max(e.rf.ratios)}, min-norm least squares in float64 (from the features near "
-                               "N = n, 0.8n to 1.25n, by LAPACK gelsy; elsewhere by Cholesky when the Gram matrix's "
-                               f"condition number is ≤ 1e8), {e.rf.n_test} test"},
-        {"key": "mlp", "value": f"MLP 40-h-h-10 ReLU, h ∈ {e.mlp.widths}, n = {e.mlp.n_train} (and "
-                                f"{e.mlp.sample_wise_n} at {e.mlp.sample_wise_noise:.0%} noise), label noise "
-                                f"{[f'{p:.0%}' for p in e.mlp.noise]}, cross-entropy, SGD lr {e.mlp.lr:g} momentum "
-                                f"{e.mlp.momentum:g}, batch {e.mlp.batch_size}, {e.mlp.init} init, {e.mlp.epochs} "
-                                f"epochs, {e.mlp.n_test} test"},
+        {
+            "key": "rf",
+            "value": f"random ReLU features on MNIST-1D, n ∈ {e.rf.n_train}, N/n from {min(e.rf.ratios)} "
+            f"to {max(e.rf.ratios)}, min-norm least squares in float64 (from the features near "
+            "N = n, 0.8n to 1.25n, by LAPACK gelsy; elsewhere by Cholesky when the Gram matrix's "
+            f"condition number is ≤ 1e8), {e.rf.n_test} test",
+        },
+        {
+            "key": "mlp",
+            "value": f"MLP 40-h-h-10 ReLU, h ∈ {e.mlp.widths}, n = {e.mlp.n_train} (and "
+            f"{e.mlp.sample_wise_n} at {e.mlp.sample_wise_noise:.0%} noise), label noise "
+            f"{[f'{p:.0%}' for p in e.mlp.noise]}, cross-entropy, SGD lr {e.mlp.lr:g} momentum "
+            f"{e.mlp.momentum:g}, batch {e.mlp.batch_size}, {e.mlp.init} init, {e.mlp.epochs} "
+            f"epochs, {e.mlp.n_test} test",
+        },
     ]
     if e.image.enabled:
         c = e.image
-        optimizers = {"adam": f"Adam lr {c.lr:g} for {c.epochs} epochs",
-                      "sgd": f"SGD lr {c.sgd.lr:g}/√(1 + ⌊t/{c.sgd.decay_every}⌋) at step t, no momentum, for "
-                             f"{c.sgd.steps} steps"}
+        optimizers = {
+            "adam": f"Adam lr {c.lr:g} for {c.epochs} epochs",
+            "sgd": f"SGD lr {c.sgd.lr:g}/√(1 + ⌊t/{c.sgd.decay_every}⌋) at step t, no momentum, for "
+            f"{c.sgd.steps} steps",
+        }
         by_arch = "; ".join(f"{a}: {optimizers[c.optimizer[a]]}" for a in c.archs)
-        rows.append({"key": "image", "value": f"{c.archs} on CIFAR-10, k groups {c.k_groups}, noise {c.noise}, "
-                                              f"{by_arch}; batch {c.batch_size}, crop+flip augmentation; "
-                                              f"{c.seeds} seeds, {c.seeds_per_job} per job trained together (one "
-                                              f"stacked model per width: grouped convolutions, per-model BatchNorm); "
-                                              f"bf16 autocast: {c.bf16}, channels_last: {c.channels_last}, "
-                                              f"torch.compile: {c.compile}"})
+        rows.append(
+            {
+                "key": "image",
+                "value": f"{c.archs} on CIFAR-10, k groups {c.k_groups}, noise {c.noise}, "
+                f"{by_arch}; batch {c.batch_size}, crop+flip augmentation; "
+                f"{c.seeds} seeds, {c.seeds_per_job} per job trained together (one "
+                f"stacked model per width: grouped convolutions, per-model BatchNorm); "
+                f"bf16 autocast: {c.bf16}, channels_last: {c.channels_last}, "
+                f"torch.compile: {c.compile}",
+            }
+        )
     rows.append({"key": "seeds", "value": str(len(cfg.seeds))})
     return rows

@@ -137,13 +137,22 @@ def fit_stack(ctx, arch: str, k: int, noise: float, seeds: list[int], x, ys, xt,
         epoch = step // steps_per_epoch if step < total else epochs
         for b, s in enumerate(seeds):
             for metric, v in errors.items():
-                rows.append({"arch": arch, "k": k, "noise": noise, "seed": s, "step": epoch, "metric": metric,
-                             "value": v[b]})
+                rows.append(
+                    {"arch": arch, "k": k, "noise": noise, "seed": s, "step": epoch, "metric": metric, "value": v[b]}
+                )
 
     wanted = {min(e * steps_per_epoch, total) for e in record_epochs(epochs, c.n_records)} | {total}
-    train(trainer.model.parameters(), trainer.losses, steps=total, optimizer=trainer.optimizer(c, arch),
-          after_step=trainer.after_step, record=record, record_steps=sorted(wanted), label=ctx.label(f"k={k}"),
-          model_names=[f"{arch} k={k} seed{s}" for s in seeds])
+    train(
+        trainer.model.parameters(),
+        trainer.losses,
+        steps=total,
+        optimizer=trainer.optimizer(c, arch),
+        after_step=trainer.after_step,
+        record=record,
+        record_steps=sorted(wanted),
+        label=ctx.label(f"k={k}"),
+        model_names=[f"{arch} k={k} seed{s}" for s in seeds],
+    )
     return rows
 
 
@@ -153,8 +162,20 @@ class StackTrainer:
     `losses()` is one training step's per-model losses [B]; `errors(x, y)` each model's error rate on a whole set
     (y [N] shared, or [B, N] per model); `optimizer(c, arch)` the protocol's optimizer factory for `train`."""
 
-    def __init__(self, arch: str, k: int, seeds: list[int], x: torch.Tensor, ys: torch.Tensor, batch_size: int,
-                 device: torch.device, *, bf16: bool = False, channels_last: bool = False, compile: bool = False):
+    def __init__(
+        self,
+        arch: str,
+        k: int,
+        seeds: list[int],
+        x: torch.Tensor,
+        ys: torch.Tensor,
+        batch_size: int,
+        device: torch.device,
+        *,
+        bf16: bool = False,
+        channels_last: bool = False,
+        compile: bool = False,
+    ):
         self.seeds, self.x, self.ys, self.batch_size, self.device = list(seeds), x, ys, batch_size, device
         self.bf16 = bf16
         self.model = Stacked([_models(arch)(arch, k, seed=s) for s in seeds]).to(device)
@@ -171,9 +192,8 @@ class StackTrainer:
         st, m = self.state, self.batch_size
         i = st["step"] % self.steps_per_epoch
         if i == 0:  # each model's own permutation, from its own generator, as a model trained alone draws it
-            st["perm"] = torch.stack([torch.randperm(len(self.x), generator=g, device=self.device)
-                                      for g in self.gens])
-        idx = st["perm"][:, i * m:(i + 1) * m]  # [B, m]
+            st["perm"] = torch.stack([torch.randperm(len(self.x), generator=g, device=self.device) for g in self.gens])
+        idx = st["perm"][:, i * m : (i + 1) * m]  # [B, m]
         xb = normalize_stack(crop_flip_stack(self.x, idx, self.gens))
         st["step"] += 1
         self.model.train()
@@ -190,10 +210,10 @@ class StackTrainer:
         y = y.expand(B, -1) if y.dim() == 1 else y
         wrong = torch.zeros(B, dtype=torch.long, device=x.device)
         for i in range(0, len(x), chunk):
-            xb = normalize(x[i:i + chunk])
+            xb = normalize(x[i : i + chunk])
             with autocast(self.device, self.bf16):
                 pred = self.forward(xb.unsqueeze(0).expand(B, *xb.shape)).argmax(-1)  # [B, chunk]
-            wrong += (pred != y[:, i:i + chunk]).sum(1)
+            wrong += (pred != y[:, i : i + chunk]).sum(1)
         return (wrong.double() / len(x)).tolist()
 
     def optimizer(self, c, arch: str):
@@ -205,6 +225,7 @@ class StackTrainer:
         def make(params):
             self._opt.append(sgd(c.sgd.lr_at(self.state["step"]))(params))
             return self._opt[-1]
+
         return make
 
     def after_step(self) -> None:

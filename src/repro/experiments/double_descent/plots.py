@@ -87,14 +87,22 @@ def _band(t: pd.DataFrame, x: str) -> pd.DataFrame:
     return pd.DataFrame({"median": s.median(), "lo": s.min(), "hi": s.max()}).sort_index()
 
 
-def _draw(ax, b: pd.DataFrame, colour, label: str | None, ls: str = "-", marker: str | None = "o",
-          band: bool = True, lw: float = 1.6):
+def _draw(
+    ax,
+    b: pd.DataFrame,
+    colour,
+    label: str | None,
+    ls: str = "-",
+    marker: str | None = "o",
+    band: bool = True,
+    lw: float = 1.6,
+):
     x = b.index.to_numpy(dtype=float)
     if band and len(b) > 1:
-        ax.fill_between(x, b["lo"].to_numpy(dtype=float), b["hi"].to_numpy(dtype=float), color=colour,
-                        alpha=0.18, lw=0)
-    (line,) = ax.plot(x, b["median"].to_numpy(dtype=float), color=colour, ls=ls, lw=lw, marker=marker, ms=3.5,
-                      label=label)
+        ax.fill_between(x, b["lo"].to_numpy(dtype=float), b["hi"].to_numpy(dtype=float), color=colour, alpha=0.18, lw=0)
+    (line,) = ax.plot(
+        x, b["median"].to_numpy(dtype=float), color=colour, ls=ls, lw=lw, marker=marker, ms=3.5, label=label
+    )
     return line
 
 
@@ -195,25 +203,39 @@ def dd_modelwise(table: pd.DataFrame, cfg) -> Figure | None:
             ax.axvline(thr, color=c, ls=":", lw=1.4)
         peak = peak_of(b["median"])
         if peak is not None:
-            ax.scatter([peak], [b["median"][peak]], s=90, marker="*", color=c, edgecolors="black",
-                       linewidths=0.6, zorder=4, gid="peak")
-        notes.append(f"noise {_pct(p)}: threshold h = {'none' if thr is None else f'{thr:g}'}, "
-                     f"peak h = {'none' if peak is None else f'{peak:g}'}")
+            ax.scatter(
+                [peak],
+                [b["median"][peak]],
+                s=90,
+                marker="*",
+                color=c,
+                edgecolors="black",
+                linewidths=0.6,
+                zorder=4,
+                gid="peak",
+            )
+        notes.append(
+            f"noise {_pct(p)}: threshold h = {'none' if thr is None else f'{thr:g}'}, "
+            f"peak h = {'none' if peak is None else f'{peak:g}'}"
+        )
     _log_width_axis(ax, test["width"], "hidden width h (MLP 40-h-h-10)")
     ax.set_ylabel("error (final epoch)")
     ax.set_ylim(bottom=0)
     ax.legend(loc="upper right", fontsize=7, ncol=2 if len(noises) > 2 else 1, frameon=True)
     ax.set_title(f"model-wise double descent, MNIST-1D, n = {int(n)}")
     n_seeds = _seeds(test)["seed"].nunique()
-    return Figure("dd_modelwise", fig,
-                  f"Model-wise double descent (after Nakkiran et al. 2019, Fig. 1). Test error (solid) and train error "
-                  f"(dashed) of the MLP 40-h-h-10 at the final epoch against its hidden width h (log scale), "
-                  f"trained on n = {int(n)} MNIST-1D examples, one colour per label-noise level. Lines: median over "
-                  f"{n_seeds} seed(s); bands: min to max. The dotted vertical line of each colour is the interpolation "
-                  f"threshold: the smallest width whose median train error is at most {INTERP_TRAIN_ERROR:.0%}. "
-                  f"Stars mark the peak as the claims define it: the top of the largest rise of the median test "
-                  f"error (none when the curve has no bump). Double descent predicts the peak at or near the "
-                  f"threshold, higher with more label noise. " + "; ".join(notes) + ".")
+    return Figure(
+        "dd_modelwise",
+        fig,
+        f"Model-wise double descent (after Nakkiran et al. 2019, Fig. 1). Test error (solid) and train error "
+        f"(dashed) of the MLP 40-h-h-10 at the final epoch against its hidden width h (log scale), "
+        f"trained on n = {int(n)} MNIST-1D examples, one colour per label-noise level. Lines: median over "
+        f"{n_seeds} seed(s); bands: min to max. The dotted vertical line of each colour is the interpolation "
+        f"threshold: the smallest width whose median train error is at most {INTERP_TRAIN_ERROR:.0%}. "
+        f"Stars mark the peak as the claims define it: the top of the largest rise of the median test "
+        f"error (none when the curve has no bump). Double descent predicts the peak at or near the "
+        f"threshold, higher with more label noise. " + "; ".join(notes) + ".",
+    )
 
 
 # ---------------------------------------------------------------- random features
@@ -236,10 +258,14 @@ def dd_rf(table: pd.DataFrame, cfg) -> Figure | None:
     ns = sorted(rf["n_train"].unique())
     n0 = ns[0]
     colours = dict(zip(ns, N_COLOURS if len(ns) <= 2 else sns.color_palette("colorblind", len(ns))))
-    panels = [(m, lab, log) for m, lab, log in (("test_mse", "test MSE", True), ("test_error", "test error", False))
-              if (rf.metric == m).any()]
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.4 * len(panels) + 0.4, 3.6), squeeze=False,
-                             constrained_layout=True)
+    panels = [
+        (m, lab, log)
+        for m, lab, log in (("test_mse", "test MSE", True), ("test_error", "test error", False))
+        if (rf.metric == m).any()
+    ]
+    fig, axes = plt.subplots(
+        1, len(panels), figsize=(4.4 * len(panels) + 0.4, 3.6), squeeze=False, constrained_layout=True
+    )
     for ax, (metric, label, log) in zip(axes.flat, panels):
         g = rf[rf.metric == metric]
         for n in ns:
@@ -260,13 +286,16 @@ def dd_rf(table: pd.DataFrame, cfg) -> Figure | None:
         ax.set_title(label)
     axes.flat[0].legend(loc="best", fontsize=7, frameon=True)
     n_seeds = _seeds(rf)["seed"].nunique()
-    return Figure("dd_rf", fig,
-                  f"Random-feature double descent (after Belkin et al. 2019, Fig. 2). Minimum-norm least-squares fit "
-                  f"on N random features, against N divided by the smaller training-set size n = {int(n0)} (log "
-                  f"scale), one colour per training-set size. Left: test MSE (log scale); right: test classification "
-                  f"error. Lines: median over {n_seeds} seed(s); bands: min to max. Dotted lines mark the "
-                  f"interpolation threshold N = n of each size. Double descent predicts a peak at N = n and a "
-                  f"second descent beyond it.")
+    return Figure(
+        "dd_rf",
+        fig,
+        f"Random-feature double descent (after Belkin et al. 2019, Fig. 2). Minimum-norm least-squares fit "
+        f"on N random features, against N divided by the smaller training-set size n = {int(n0)} (log "
+        f"scale), one colour per training-set size. Left: test MSE (log scale); right: test classification "
+        f"error. Lines: median over {n_seeds} seed(s); bands: min to max. Dotted lines mark the "
+        f"interpolation threshold N = n of each size. Double descent predicts a peak at N = n and a "
+        f"second descent beyond it.",
+    )
 
 
 # ---------------------------------------------------------------- sample-wise
@@ -304,8 +333,9 @@ def dd_samplewise(table: pd.DataFrame, cfg) -> Figure | None:
         panels.append("rf")
     if not panels:
         return None
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.4 * len(panels) + 0.4, 3.6), squeeze=False,
-                             constrained_layout=True)
+    fig, axes = plt.subplots(
+        1, len(panels), figsize=(4.4 * len(panels) + 0.4, 3.6), squeeze=False, constrained_layout=True
+    )
     notes = []
     for ax, panel in zip(axes.flat, panels):
         if panel == "mlp":
@@ -317,8 +347,17 @@ def dd_samplewise(table: pd.DataFrame, cfg) -> Figure | None:
                 _draw(ax, b, c, f"n = {int(n)}")
                 peak = peak_of(b["median"])
                 if peak is not None:
-                    ax.scatter([peak], [b["median"][peak]], s=90, marker="*", color=c, edgecolors="black",
-                               linewidths=0.6, zorder=4, gid="peak")
+                    ax.scatter(
+                        [peak],
+                        [b["median"][peak]],
+                        s=90,
+                        marker="*",
+                        color=c,
+                        edgecolors="black",
+                        linewidths=0.6,
+                        zorder=4,
+                        gid="peak",
+                    )
                     ax.axvline(peak, color=c, ls=":", lw=1.0)
                 notes.append(f"MLP n = {int(n)}: peak at {'none' if peak is None else f'{peak:g}'} {x}")
             _log_axis(ax.xaxis)
@@ -340,16 +379,24 @@ def dd_samplewise(table: pd.DataFrame, cfg) -> Figure | None:
         ax.legend(loc="best", fontsize=7, frameon=True)
     parts = []
     if "mlp" in panels:
-        parts.append(f"{'Left' if len(panels) > 1 else 'The panel'}: test error of the MLP at the final epoch "
-                     f"against its parameter count (log scale), label noise {_pct(noise)}, for the two training-set "
-                     f"sizes; stars and dotted lines mark each curve's peak (the top of its largest rise).")
+        parts.append(
+            f"{'Left' if len(panels) > 1 else 'The panel'}: test error of the MLP at the final epoch "
+            f"against its parameter count (log scale), label noise {_pct(noise)}, for the two training-set "
+            f"sizes; stars and dotted lines mark each curve's peak (the top of its largest rise)."
+        )
     if "rf" in panels:
-        parts.append(f"{'Right' if len(panels) > 1 else 'The panel'}: random-feature test MSE against the number of "
-                     f"features N (not the ratio; log-log), dotted lines at N = n.")
-    return Figure("dd_samplewise", fig,
-                  "Sample-wise non-monotonicity (after Nakkiran et al. 2019, Fig. 11). " + " ".join(parts) +
-                  " Lines: medians over seeds; bands: min to max. More data moves the peak to larger models, so in a "
-                  "window of sizes more data gives a higher test error. " + "; ".join(notes) + ("." if notes else ""))
+        parts.append(
+            f"{'Right' if len(panels) > 1 else 'The panel'}: random-feature test MSE against the number of "
+            f"features N (not the ratio; log-log), dotted lines at N = n."
+        )
+    return Figure(
+        "dd_samplewise",
+        fig,
+        "Sample-wise non-monotonicity (after Nakkiran et al. 2019, Fig. 11). "
+        + " ".join(parts)
+        + " Lines: medians over seeds; bands: min to max. More data moves the peak to larger models, so in a "
+        "window of sizes more data gives a higher test error. " + "; ".join(notes) + ("." if notes else ""),
+    )
 
 
 # ---------------------------------------------------------------- remedies: early stopping and ensembles
@@ -381,26 +428,42 @@ def dd_remedies(table: pd.DataFrame, cfg) -> Figure | None:
         _draw(ax, _band(early, "width"), colours[1], "early stopped (best epoch per seed)", marker="s")
     if not ens.empty:
         e = ens.groupby("width")["value"].median().sort_index()
-        ax.plot(e.index.to_numpy(dtype=float), e.to_numpy(dtype=float), color=colours[2], lw=1.6, marker="^",
-                ms=4, label=f"ensemble of {_seeds(test)['seed'].nunique()} seeds")
+        ax.plot(
+            e.index.to_numpy(dtype=float),
+            e.to_numpy(dtype=float),
+            color=colours[2],
+            lw=1.6,
+            marker="^",
+            ms=4,
+            label=f"ensemble of {_seeds(test)['seed'].nunique()} seeds",
+        )
         boot = _final(g[g.metric == "ensemble_test_error_boot"], ["noise"])
         if not boot.empty:  # the ensemble's spread: 5th to 95th percentile over bootstrap draws of the seeds
             q = boot.groupby("width")["value"].quantile([0.05, 0.95]).unstack().sort_index()
-            ax.fill_between(q.index.to_numpy(dtype=float), q[0.05].to_numpy(dtype=float),
-                            q[0.95].to_numpy(dtype=float), color=colours[2], alpha=0.15, lw=0)
+            ax.fill_between(
+                q.index.to_numpy(dtype=float),
+                q[0.05].to_numpy(dtype=float),
+                q[0.95].to_numpy(dtype=float),
+                color=colours[2],
+                alpha=0.15,
+                lw=0,
+            )
     _log_width_axis(ax, final["width"], "hidden width h (MLP 40-h-h-10)")
     ax.set_ylabel("test error")
     ax.set_ylim(bottom=0)
     ax.legend(loc="upper right", fontsize=7, frameon=True)
     ax.set_title(f"remedies, n = {int(n)}, label noise {_pct(noise)}")
-    return Figure("dd_remedies", fig,
-                  f"What removes the peak (after Nakkiran et al. 2019, §5 and Fig. 10/28). Test error against hidden "
-                  f"width h (log scale) at n = {int(n)} with {_pct(noise)} label noise: the plain model at the final "
-                  f"epoch; the same runs stopped early (each seed's lowest test error over the recorded epochs, "
-                  f"then the median: an oracle, an optimistic bound); and the ensemble that averages the predictions "
-                  f"of all seeds at the final epoch (its band: 5th to 95th percentile of the ensembles of seeds "
-                  f"drawn with replacement). Other lines and bands: median and min to max over seeds. Early "
-                  f"stopping and ensembling should flatten the peak near the interpolation threshold.")
+    return Figure(
+        "dd_remedies",
+        fig,
+        f"What removes the peak (after Nakkiran et al. 2019, §5 and Fig. 10/28). Test error against hidden "
+        f"width h (log scale) at n = {int(n)} with {_pct(noise)} label noise: the plain model at the final "
+        f"epoch; the same runs stopped early (each seed's lowest test error over the recorded epochs, "
+        f"then the median: an oracle, an optimistic bound); and the ensemble that averages the predictions "
+        f"of all seeds at the final epoch (its band: 5th to 95th percentile of the ensembles of seeds "
+        f"drawn with replacement). Other lines and bands: median and min to max over seeds. Early "
+        f"stopping and ensembling should flatten the peak near the interpolation threshold.",
+    )
 
 
 # ---------------------------------------------------------------- epoch-wise
@@ -418,9 +481,10 @@ def dd_epochwise(table: pd.DataFrame, cfg) -> Figure | None:
     widths = np.sort(test["width"].unique())
     largest, middle = widths[-1], widths[(len(widths) - 1) // 2]
     chosen = [middle, largest] if middle != largest else [largest]
-    colours = dict(zip(chosen, ["#7570b3", "#e7298a"][-len(chosen):]))
-    fig, axes = plt.subplots(1, len(noises), figsize=(3.8 * len(noises) + 0.4, 3.4), squeeze=False, sharey=True,
-                             constrained_layout=True)
+    colours = dict(zip(chosen, ["#7570b3", "#e7298a"][-len(chosen) :]))
+    fig, axes = plt.subplots(
+        1, len(noises), figsize=(3.8 * len(noises) + 0.4, 3.4), squeeze=False, sharey=True, constrained_layout=True
+    )
     for ax, p in zip(axes.flat, noises):
         g = test[test.noise == p]
         for w in chosen:
@@ -432,12 +496,15 @@ def dd_epochwise(table: pd.DataFrame, cfg) -> Figure | None:
     axes.flat[0].set_ylabel("test error")
     axes.flat[0].set_ylim(bottom=0)
     axes.flat[0].legend(loc="best", fontsize=7, frameon=True)
-    return Figure("dd_epochwise", fig,
-                  f"Epoch-wise double descent (after Nakkiran et al. 2019, Fig. 9). Test error of the MLP at n = "
-                  f"{int(n)} against training epoch (log scale), for the largest width (h = {largest:g}) and a middle "
-                  f"width (h = {middle:g}), one panel per label-noise level above zero. Lines: median over seeds; "
-                  f"bands: min to max. A large model should show a rise in test error followed by a second descent "
-                  f"as training goes on; a middle-sized model may only rise (classical overfitting).")
+    return Figure(
+        "dd_epochwise",
+        fig,
+        f"Epoch-wise double descent (after Nakkiran et al. 2019, Fig. 9). Test error of the MLP at n = "
+        f"{int(n)} against training epoch (log scale), for the largest width (h = {largest:g}) and a middle "
+        f"width (h = {middle:g}), one panel per label-noise level above zero. Lines: median over seeds; "
+        f"bands: min to max. A large model should show a rise in test error followed by a second descent "
+        f"as training goes on; a middle-sized model may only rise (classical overfitting).",
+    )
 
 
 # ---------------------------------------------------------------- paper scale: image width sweeps
@@ -451,8 +518,9 @@ def dd_paper(table: pd.DataFrame, cfg) -> Figure | None:
     t = _final(img, group)
     archs = sorted(t["arch"].unique())
     colours = _noise_colours(t["noise"].unique())
-    fig, axes = plt.subplots(1, len(archs), figsize=(4.4 * len(archs) + 0.4, 3.6), squeeze=False, sharey=True,
-                             constrained_layout=True)
+    fig, axes = plt.subplots(
+        1, len(archs), figsize=(4.4 * len(archs) + 0.4, 3.6), squeeze=False, sharey=True, constrained_layout=True
+    )
     for ax, arch in zip(axes.flat, archs):
         g = t[t.arch == arch]
         for p in sorted(g["noise"].unique()):
@@ -463,8 +531,17 @@ def dd_paper(table: pd.DataFrame, cfg) -> Figure | None:
                 _draw(ax, b, colours[p], f"test, noise {_pct(p)}")
                 peak = peak_of(b["median"])
                 if peak is not None:
-                    ax.scatter([peak], [b["median"][peak]], s=90, marker="*", color=colours[p], edgecolors="black",
-                               linewidths=0.6, zorder=4, gid="peak")
+                    ax.scatter(
+                        [peak],
+                        [b["median"][peak]],
+                        s=90,
+                        marker="*",
+                        color=colours[p],
+                        edgecolors="black",
+                        linewidths=0.6,
+                        zorder=4,
+                        gid="peak",
+                    )
             if not train.empty:
                 _draw(ax, _band(train, "k"), colours[p], f"train, noise {_pct(p)}", ls="--", marker=None, lw=1.0)
         _log_width_axis(ax, g["k"], "width parameter k")
@@ -472,8 +549,11 @@ def dd_paper(table: pd.DataFrame, cfg) -> Figure | None:
     axes.flat[0].set_ylabel("error (final epoch)")
     axes.flat[0].set_ylim(bottom=0)
     axes.flat[0].legend(loc="upper right", fontsize=7, frameon=True)
-    return Figure("dd_paper", fig,
-                  "Model-wise double descent on CIFAR-10 (Nakkiran et al. 2019, Fig. 4 and 5). Test error (solid) and "
-                  "train error (dashed) at the final epoch against the width parameter k (log scale), one panel per "
-                  "architecture, one colour per label-noise level; stars mark the top of the largest rise of "
-                  "the median test error. Lines: median over seeds; bands: min to max.")
+    return Figure(
+        "dd_paper",
+        fig,
+        "Model-wise double descent on CIFAR-10 (Nakkiran et al. 2019, Fig. 4 and 5). Test error (solid) and "
+        "train error (dashed) at the final epoch against the width parameter k (log scale), one panel per "
+        "architecture, one colour per label-noise level; stars mark the top of the largest rise of "
+        "the median test error. Lines: median over seeds; bands: min to max.",
+    )

@@ -40,9 +40,18 @@ def mlp_params(d_in: int, width: int, n_out: int = 10) -> int:
 # ---------------------------------------------------------------- random features (Belkin et al.)
 
 
-def random_features(x: torch.Tensor, y: torch.Tensor, x_test: torch.Tensor, y_test: torch.Tensor,
-                    n_features: Sequence[int], seed: int, scale: float = 1.0, chunk: int = 2000,
-                    near: tuple[float, float] = (0.8, 1.25), max_cond: float = 1e8) -> list[dict]:
+def random_features(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    x_test: torch.Tensor,
+    y_test: torch.Tensor,
+    n_features: Sequence[int],
+    seed: int,
+    scale: float = 1.0,
+    chunk: int = 2000,
+    near: tuple[float, float] = (0.8, 1.25),
+    max_cond: float = 1e8,
+) -> list[dict]:
     """Minimum-norm least squares on the first N of a fixed draw of random ReLU features, for each N.
 
     float64 throughout. Away from the threshold, a Cholesky factorisation of the smaller Gram matrix: N < n solves
@@ -54,8 +63,9 @@ def random_features(x: torch.Tensor, y: torch.Tensor, x_test: torch.Tensor, y_te
     """
     x, x_test = x.double(), x_test.double()
     n, d = x.shape
-    w = torch.randn(d, max(n_features), generator=torch.Generator().manual_seed(int(seed)),
-                    dtype=torch.float64) * (scale / math.sqrt(d))
+    w = torch.randn(d, max(n_features), generator=torch.Generator().manual_seed(int(seed)), dtype=torch.float64) * (
+        scale / math.sqrt(d)
+    )
     phi = torch.relu(x @ w)
     targets = torch.nn.functional.one_hot(y, 10).double()
     test_targets = torch.nn.functional.one_hot(y_test, 10).double()
@@ -63,7 +73,7 @@ def random_features(x: torch.Tensor, y: torch.Tensor, x_test: torch.Tensor, y_te
     for N in n_features:
         p = phi[:, :N]
         beta = min_norm_lstsq(p, targets, from_features=near[0] <= N / n <= near[1], max_cond=max_cond)
-        pred = torch.cat([torch.relu(x_test[i:i + chunk] @ w[:, :N]) @ beta for i in range(0, len(x_test), chunk)])
+        pred = torch.cat([torch.relu(x_test[i : i + chunk] @ w[:, :N]) @ beta for i in range(0, len(x_test), chunk)])
         rows += [
             {"n_features": N, "metric": "train_mse", "value": ((p @ beta - targets) ** 2).sum(1).mean().item()},
             {"n_features": N, "metric": "test_mse", "value": ((pred - test_targets) ** 2).sum(1).mean().item()},
@@ -72,8 +82,9 @@ def random_features(x: torch.Tensor, y: torch.Tensor, x_test: torch.Tensor, y_te
     return rows
 
 
-def min_norm_lstsq(p: torch.Tensor, targets: torch.Tensor, *, from_features: bool = False,
-                   max_cond: float = 1e8) -> torch.Tensor:
+def min_norm_lstsq(
+    p: torch.Tensor, targets: torch.Tensor, *, from_features: bool = False, max_cond: float = 1e8
+) -> torch.Tensor:
     """The minimum-norm least-squares solution β of p β = targets (float64): from p itself when `from_features`
     (LAPACK gelsy, a rank-revealing complete orthogonal factorisation: the SVD's min-norm solution at an eighth of
     gelsd's cost),
@@ -106,11 +117,25 @@ def gram_condition(gram: torch.Tensor, chol: torch.Tensor) -> float:
 # ---------------------------------------------------------------- the batched width sweep
 
 
-def train_width_sweep(x: torch.Tensor, y: torch.Tensor, x_test: torch.Tensor, y_test: torch.Tensor, *,
-                      widths: Sequence[int], seeds: Sequence[int], epochs: int, batch_size: int, lr: float,
-                      momentum: float, record_epochs: Sequence[int], label: str = "sweep",
-                      init: str = "torch_default", ensemble: bool = True, n_boot: int = 200,
-                      progress_every_s: float | None = 10.0) -> list[dict]:
+def train_width_sweep(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    x_test: torch.Tensor,
+    y_test: torch.Tensor,
+    *,
+    widths: Sequence[int],
+    seeds: Sequence[int],
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    momentum: float,
+    record_epochs: Sequence[int],
+    label: str = "sweep",
+    init: str = "torch_default",
+    ensemble: bool = True,
+    n_boot: int = 200,
+    progress_every_s: float | None = 10.0,
+) -> list[dict]:
     """Train MLPs d-h-h-10 (ReLU, cross-entropy, SGD with momentum, minibatches) for every width h and
     seed, all at once. `y` are the (possibly noisy) training labels, shared by all seeds; a seed fixes
     the initialisation and the minibatch order.
@@ -147,21 +172,44 @@ def train_width_sweep(x: torch.Tensor, y: torch.Tensor, x_test: torch.Tensor, y_
             test_loss = torch.stack([torch.nn.functional.cross_entropy(lg, y_test) for lg in logits])
             for i, s in enumerate(seeds):
                 for metric, v in (("train_error", train_err), ("test_error", test_err), ("test_loss", test_loss)):
-                    rows.append({"width": h, "params": mlp_params(d, h), "seed": s, "step": epoch,
-                                 "metric": metric, "value": v[i].item()})
+                    rows.append(
+                        {
+                            "width": h,
+                            "params": mlp_params(d, h),
+                            "seed": s,
+                            "step": epoch,
+                            "metric": metric,
+                            "value": v[i].item(),
+                        }
+                    )
 
     names = [f"h={h}/seed{s}" for h in widths for s in seeds]
-    train(model.parameters(), losses, steps=epochs * steps_per_epoch,
-          optimizer=sgd(lr, momentum=momentum),
-          record=record, record_steps=[e * steps_per_epoch for e in record_epochs], label=label,
-          model_names=names, progress_every_s=progress_every_s)
+    train(
+        model.parameters(),
+        losses,
+        steps=epochs * steps_per_epoch,
+        optimizer=sgd(lr, momentum=momentum),
+        record=record,
+        record_steps=[e * steps_per_epoch for e in record_epochs],
+        label=label,
+        model_names=names,
+        progress_every_s=progress_every_s,
+    )
     if ensemble:
         rows += ensemble_rows(model, x_test, y_test, widths, seeds, d, epochs, n_boot)
     return rows
 
 
-def ensemble_rows(model, x_test: torch.Tensor, y_test: torch.Tensor, widths: Sequence[int], seeds: Sequence[int],
-                  d: int, epoch: int, n_boot: int) -> list[dict]:
+def ensemble_rows(
+    model,
+    x_test: torch.Tensor,
+    y_test: torch.Tensor,
+    widths: Sequence[int],
+    seeds: Sequence[int],
+    d: int,
+    epoch: int,
+    n_boot: int,
+) -> list[dict]:
     """The ensemble's test error (the seeds' predicted probabilities averaged) per width, and `n_boot` bootstrap
     ensembles over seeds (B seeds drawn with replacement, with a fixed generator: the same draws at every width)."""
     B = len(seeds)
@@ -173,12 +221,30 @@ def ensemble_rows(model, x_test: torch.Tensor, y_test: torch.Tensor, widths: Seq
         for w, h in enumerate(widths):
             probs = torch.softmax(test_logits[w].double(), -1)  # [B, n_test, 10]
             err = (probs.mean(0).argmax(-1) != y_test).double().mean().item()
-            rows.append({"width": h, "params": mlp_params(d, h), "seed": -1, "step": epoch,
-                         "metric": "ensemble_test_error", "value": err})
+            rows.append(
+                {
+                    "width": h,
+                    "params": mlp_params(d, h),
+                    "seed": -1,
+                    "step": epoch,
+                    "metric": "ensemble_test_error",
+                    "value": err,
+                }
+            )
             boot = torch.einsum("kb,bnc->knc", counts.to(probs.device), probs)  # sums; argmax is scale-free
             errs = (boot.argmax(-1) != y_test).double().mean(1).cpu()
-            rows += [{"width": h, "params": mlp_params(d, h), "seed": -1, "boot": k, "step": epoch,
-                      "metric": "ensemble_test_error_boot", "value": float(errs[k])} for k in range(n_boot)]
+            rows += [
+                {
+                    "width": h,
+                    "params": mlp_params(d, h),
+                    "seed": -1,
+                    "boot": k,
+                    "step": epoch,
+                    "metric": "ensemble_test_error_boot",
+                    "value": float(errs[k]),
+                }
+                for k in range(n_boot)
+            ]
     return rows
 
 

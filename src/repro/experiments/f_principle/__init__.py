@@ -33,6 +33,9 @@ from repro.train import adam, log_spaced_steps, sgd, train
 # A killed shard resumes from its last checkpoint (repro.checkpoint): all its state is registered with ctx.keep.
 RESUMABLE = True
 
+# Wall-time targets of this experiment's whole DAG on 2 CPU cores, run alone (python -m repro.benchmark workflow).
+WALL_TARGET_S = {"smoke": 30.0, "laptop": 120.0}
+
 # FP1's grids. off_bin: the authors' grid, n_points evenly spaced on `interval` with both ends (f_principle.py);
 # a tone of frequency w falls at bin w·(hi − lo)/(2π) of the grid's DFT, between bins. on_bin: the control, n_points
 # periodic points x_j = −π + 2πj/n (the authors' other domain, [−π, π], in main_1d_20190924.py and the PyTorch
@@ -65,13 +68,16 @@ class FP1Config:
         positive("experiment.fp1.n_points", self.n_points)
         for name, amps in self.amplitudes.items():
             if len(amps) != len(self.frequencies):
-                raise ConfigError(f"experiment.fp1.amplitudes.{name} needs one amplitude per frequency "
-                                  f"({len(self.frequencies)}), got {len(amps)}")
+                raise ConfigError(
+                    f"experiment.fp1.amplitudes.{name} needs one amplitude per frequency "
+                    f"({len(self.frequencies)}), got {len(amps)}"
+                )
         for a in self.activations:
             one_of("experiment.fp1.activations[]", a, tuple(ACTIVATIONS))
             if a not in self.init:
-                raise ConfigError(f"experiment.fp1.init needs a scheme for activation {a!r}; "
-                                  f"valid schemes: {', '.join(INIT_SCHEMES)}")
+                raise ConfigError(
+                    f"experiment.fp1.init needs a scheme for activation {a!r}; valid schemes: {', '.join(INIT_SCHEMES)}"
+                )
         for a, scheme in self.init.items():
             one_of(f"experiment.fp1.init.{a}", scheme, INIT_SCHEMES)
         if not self.grids:
@@ -81,8 +87,10 @@ class FP1Config:
         if "on_bin" in self.grids:
             for w in self.frequencies:
                 if w != int(w) or not 0 < w < self.n_points / 2:
-                    raise ConfigError(f"experiment.fp1.frequencies: the on_bin grid needs integer frequencies "
-                                      f"in (0, n_points/2) = (0, {self.n_points / 2:g}), got {w}")
+                    raise ConfigError(
+                        f"experiment.fp1.frequencies: the on_bin grid needs integer frequencies "
+                        f"in (0, n_points/2) = (0, {self.n_points / 2:g}), got {w}"
+                    )
         for h in self.hidden:
             positive("experiment.fp1.hidden[]", h)
         positive("experiment.fp1.lr", self.lr)
@@ -181,8 +189,9 @@ def relative_spectral_error(h: torch.Tensor, y: torch.Tensor, kind: str = "compl
     return spectral_errors(torch.fft.rfft(h, dim=-1), torch.fft.rfft(y, dim=-1), kinds=(kind,))[0]
 
 
-def spectral_errors(h_hat: torch.Tensor, y_hat: torch.Tensor,
-                    kinds: tuple[str, ...] = DELTA_KINDS) -> list[torch.Tensor]:
+def spectral_errors(
+    h_hat: torch.Tensor, y_hat: torch.Tensor, kinds: tuple[str, ...] = DELTA_KINDS
+) -> list[torch.Tensor]:
     """Δ_F of each kind from the DFTs ĥ and ŷ. complex: |ĥ_k − ŷ_k| / |ŷ_k|; magnitude (the authors',
     f_principle.py): | |ĥ_k| − |ŷ_k| | / |ŷ_k|. By the triangle inequality the magnitude form never exceeds the
     complex one."""
@@ -209,8 +218,7 @@ def spectral_peaks(mag: np.ndarray, floor: float = FP1_PEAK_FLOOR) -> list[int]:
     """
     mag = np.asarray(mag, dtype=float)
     top = mag[1:].max()
-    cand = [k for k in range(1, len(mag) - 1)
-            if mag[k] > mag[k - 1] and mag[k] > mag[k + 1] and mag[k] >= floor * top]
+    cand = [k for k in range(1, len(mag) - 1) if mag[k] > mag[k - 1] and mag[k] > mag[k + 1] and mag[k] >= floor * top]
     kept: list[int] = []
     for k in sorted(cand, key=lambda i: -mag[i]):
         leak = sum(mag[j] / (2 * abs(k - j)) for j in kept)
@@ -230,8 +238,7 @@ def fp1_grid(c: FP1Config, grid: str = "off_bin") -> torch.Tensor:
 
 def fp1_targets(c: FP1Config, grid: str = "off_bin") -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     x = fp1_grid(c, grid)
-    ys = {name: sum(a * torch.sin(w * x) for a, w in zip(amps, c.frequencies))
-          for name, amps in c.amplitudes.items()}
+    ys = {name: sum(a * torch.sin(w * x) for a, w in zip(amps, c.frequencies)) for name, amps in c.amplitudes.items()}
     return x, ys
 
 
@@ -256,8 +263,9 @@ class PerActivationMLP(torch.nn.Module):
         order = list(dict.fromkeys(activations))
         if list(activations) != [a for a in order for b in activations if b == a]:
             raise ValueError("models of one activation must be contiguous")
-        return cls([(a, c.init[a], [s for b, s in zip(activations, seeds) if b == a]) for a in order],
-                   [1, *c.hidden, 1])
+        return cls(
+            [(a, c.init[a], [s for b, s in zip(activations, seeds) if b == a]) for a in order], [1, *c.hidden, 1]
+        )
 
 
 def run_fp1(ctx) -> pd.DataFrame:
@@ -280,8 +288,12 @@ def run_fp1(ctx) -> pd.DataFrame:
     first_mean = {kind: torch.full((G, n_bins), -1, dtype=torch.long, device=ctx.device) for kind in DELTA_KINDS}
     records, rows = log_spaced_steps(c.steps, c.n_records), []
     state = {"step": 0}
-    for name, obj in (("rows", rows), ("state", state), *((f"first-{k}", v) for k, v in first.items()),
-                      *((f"first-mean-{k}", v) for k, v in first_mean.items())):
+    for name, obj in (
+        ("rows", rows),
+        ("state", state),
+        *((f"first-{k}", v) for k, v in first.items()),
+        *((f"first-mean-{k}", v) for k, v in first_mean.items()),
+    ):
         ctx.keep(f"fp1-{name}", obj)
 
     @torch.no_grad()
@@ -319,21 +331,52 @@ def run_fp1(ctx) -> pd.DataFrame:
             track(model(X)[..., 0], c.steps)
         return True
 
-    train(model.parameters(), losses, steps=c.steps, optimizer=adam(c.lr),
-          record=record, record_steps=records, label=ctx.label(), model_names=names, stop=finished)
+    train(
+        model.parameters(),
+        losses,
+        steps=c.steps,
+        optimizer=adam(c.lr),
+        record=record,
+        record_steps=records,
+        label=ctx.label(),
+        model_names=names,
+        stop=finished,
+    )
     for i, (act, g, tgt, s) in enumerate(points):
         for j, k in enumerate(peaks[(g, tgt)]):
             for kind in DELTA_KINDS:
                 v = first[kind][i, k].item()
-                rows.append(dict(grid=g, activation=act, target=tgt, seed=s, step=c.steps, peak=j, freq=k,
-                                 metric=f"first_below_{kind}", value=float(v) if v >= 0 else np.nan))
+                rows.append(
+                    dict(
+                        grid=g,
+                        activation=act,
+                        target=tgt,
+                        seed=s,
+                        step=c.steps,
+                        peak=j,
+                        freq=k,
+                        metric=f"first_below_{kind}",
+                        value=float(v) if v >= 0 else np.nan,
+                    )
+                )
     for gi in range(G):  # the seed-mean curves' first crossings: seed -1 (an aggregate over the shard's seeds)
         act, g, tgt, _ = points[gi * S]
         for j, k in enumerate(peaks[(g, tgt)]):
             for kind in DELTA_KINDS:
                 v = first_mean[kind][gi, k].item()
-                rows.append(dict(grid=g, activation=act, target=tgt, seed=-1, step=c.steps, peak=j, freq=k,
-                                 metric=f"mean_first_below_{kind}", value=float(v) if v >= 0 else np.nan))
+                rows.append(
+                    dict(
+                        grid=g,
+                        activation=act,
+                        target=tgt,
+                        seed=-1,
+                        step=c.steps,
+                        peak=j,
+                        freq=k,
+                        metric=f"mean_first_below_{kind}",
+                        value=float(v) if v >= 0 else np.nan,
+                    )
+                )
     return pd.DataFrame(rows)
 
 
@@ -444,9 +487,16 @@ def run_fp2(ctx) -> pd.DataFrame:
                 rows.append(dict(seed=seed, step=step, share=share, metric="e_low", value=e_low[i].item()))
                 rows.append(dict(seed=seed, step=step, share=share, metric="e_high", value=e_high[i].item()))
 
-    train(model.parameters(), losses, steps=c.steps, optimizer=adam(c.lr),
-          record=record, record_steps=log_spaced_steps(c.steps, c.n_records), label=ctx.label(),
-          model_names=[f"seed{s}" for s in ctx.seeds])
+    train(
+        model.parameters(),
+        losses,
+        steps=c.steps,
+        optimizer=adam(c.lr),
+        record=record,
+        record_steps=log_spaced_steps(c.steps, c.n_records),
+        label=ctx.label(),
+        model_names=[f"seed{s}" for s in ctx.seeds],
+    )
     return pd.DataFrame(rows)
 
 
@@ -535,14 +585,22 @@ def fit_circle(ctx, c: FP3Config, k: int, bias: bool) -> list[dict]:
         state["done"] = state["step"]
         return True
 
-    train(params, losses, steps=c.max_steps, optimizer=sgd(c.lr),
-          record=record, record_steps=log_spaced_steps(c.max_steps, c.n_records),
-          label=ctx.label(f"k={k}", "bias" if bias else "no-bias"),
-          model_names=[f"seed{s}" for s in ctx.seeds], stop=finished)
+    train(
+        params,
+        losses,
+        steps=c.max_steps,
+        optimizer=sgd(c.lr),
+        record=record,
+        record_steps=log_spaced_steps(c.max_steps, c.n_records),
+        label=ctx.label(f"k={k}", "bias" if bias else "no-bias"),
+        model_names=[f"seed{s}" for s in ctx.seeds],
+        stop=finished,
+    )
     for i, s in enumerate(ctx.seeds):
         it = converged[i].item()
-        rows.append(dict(bias=bias, k=k, seed=s, step=c.max_steps, metric="iterations",
-                         value=float(it) if it >= 0 else np.nan))
+        rows.append(
+            dict(bias=bias, k=k, seed=s, step=c.max_steps, metric="iterations", value=float(it) if it >= 0 else np.nan)
+        )
     if bias:  # the kernel regime: the empirical NTK along the target at the start and at the end of training
         for step, q in ((0, ntk_init), (state["done"], ntk_final)):
             for i, s in enumerate(ctx.seeds):
@@ -564,19 +622,30 @@ def protocol(cfg) -> list[dict]:
     e: Config = cfg.experiment
     c1, c2 = e.fp1, e.fp2
     inits = ", ".join(f"{a}: {c1.init[a]}" for a in c1.activations)
-    grids = {"off_bin": f"{c1.n_points} points on {list(c1.interval)} (the authors' grid)",
-             "on_bin": f"{c1.n_points} periodic points on [−π, π) (on-bin control)"}
+    grids = {
+        "off_bin": f"{c1.n_points} points on {list(c1.interval)} (the authors' grid)",
+        "on_bin": f"{c1.n_points} periodic points on [−π, π) (on-bin control)",
+    }
     return [
-        {"key": "fp1", "value": f"{len(c1.activations)} activations × {len(c1.amplitudes)} targets × "
-                                f"{len(c1.grids)} grids ({'; '.join(grids[g] for g in c1.grids)}), "
-                                f"1-{'-'.join(map(str, c1.hidden))}-1, init {inits}, Adam lr {c1.lr:g}, "
-                                f"{c1.steps} full-batch steps; Δ_F = | |ĥ| − |ŷ| | / |ŷ| (the authors'), the "
-                                f"complex |ĥ − ŷ| / |ŷ| beside it"},
-        {"key": "fp2", "value": f"MNIST-1D, {c2.n_train} train, MLP 40-{'-'.join(map(str, c2.hidden))}-10 "
-                                f"{c2.activation}, MSE, Adam lr {c2.lr:g}, {c2.steps} full-batch steps; targets "
-                                f"centred by the class frequencies; δ solved for low-energy shares "
-                                f"{', '.join(f'{s:g}' for s in c2.low_shares)}"},
-        {"key": "fp3", "value": f"k ∈ {e.fp3.ks}, {e.fp3.n_points} points, width {e.fp3.width}, GD lr {e.fp3.lr:g}, "
-                                f"≤ {e.fp3.max_steps} steps"},
+        {
+            "key": "fp1",
+            "value": f"{len(c1.activations)} activations × {len(c1.amplitudes)} targets × "
+            f"{len(c1.grids)} grids ({'; '.join(grids[g] for g in c1.grids)}), "
+            f"1-{'-'.join(map(str, c1.hidden))}-1, init {inits}, Adam lr {c1.lr:g}, "
+            f"{c1.steps} full-batch steps; Δ_F = | |ĥ| − |ŷ| | / |ŷ| (the authors'), the "
+            f"complex |ĥ − ŷ| / |ŷ| beside it",
+        },
+        {
+            "key": "fp2",
+            "value": f"MNIST-1D, {c2.n_train} train, MLP 40-{'-'.join(map(str, c2.hidden))}-10 "
+            f"{c2.activation}, MSE, Adam lr {c2.lr:g}, {c2.steps} full-batch steps; targets "
+            f"centred by the class frequencies; δ solved for low-energy shares "
+            f"{', '.join(f'{s:g}' for s in c2.low_shares)}",
+        },
+        {
+            "key": "fp3",
+            "value": f"k ∈ {e.fp3.ks}, {e.fp3.n_points} points, width {e.fp3.width}, GD lr {e.fp3.lr:g}, "
+            f"≤ {e.fp3.max_steps} steps",
+        },
         {"key": "seeds", "value": str(len(cfg.seeds))},
     ]

@@ -29,6 +29,9 @@ from repro.train import lean_adam
 # A killed shard resumes from its last checkpoint (repro.checkpoint): all its state is registered with ctx.keep.
 RESUMABLE = True
 
+# Wall-time targets of this experiment's whole DAG on 2 CPU cores, run alone (python -m repro.benchmark workflow).
+WALL_TARGET_S = {"laptop": 300.0}
+
 
 @dataclass
 class TrainingProtocol:
@@ -98,8 +101,9 @@ class Config:
 
 def shards(exp: Config) -> dict[str, Shard]:
     common = ("hidden", "lr", "epochs", "train_fraction", "split_seed", "n_records", "estimators", "kde_records")
-    out = {name: Shard((*common, f"networks.{name}", f"protocols.{net.protocol}"))
-           for name, net in exp.networks.items()}
+    out = {
+        name: Shard((*common, f"networks.{name}", f"protocols.{net.protocol}")) for name, net in exp.networks.items()
+    }
     if exp.mnist.enabled:
         out[mnist_net.SHARD] = Shard(("mnist",))
     return out
@@ -142,10 +146,23 @@ def run_shard(ctx) -> pd.DataFrame:
     sizes = [12, *c.hidden, 2]
     init = [protocol.hidden_init] * (len(sizes) - 2) + [protocol.output_init]
     model = FlatBatchedMLP([s for _, s in points], sizes, net.activation, init=init).to(ctx.device)
-    table = train_in_information_plane(ctx, model, points, x=x, y=y, pool=tr, x_info=x, y_info=y, acc_index=te,
-                                       batch_size=protocol.batch_size, epochs=c.epochs, n_records=c.n_records,
-                                       kde_records=c.kde_records if net.kde else 0, estimators=c.estimators,
-                                       optimizer=lean_adam(c.lr))  # torch's Adam update, without its overhead
+    table = train_in_information_plane(
+        ctx,
+        model,
+        points,
+        x=x,
+        y=y,
+        pool=tr,
+        x_info=x,
+        y_info=y,
+        acc_index=te,
+        batch_size=protocol.batch_size,
+        epochs=c.epochs,
+        n_records=c.n_records,
+        kde_records=c.kde_records if net.kde else 0,
+        estimators=c.estimators,
+        optimizer=lean_adam(c.lr),
+    )  # torch's Adam update, without its overhead
     table.insert(0, "protocol", net.protocol)
     return table
 
@@ -159,25 +176,40 @@ def figures(table: pd.DataFrame, cfg) -> list:
 def protocol(cfg) -> list[dict]:
     e: Config = cfg.experiment
     est = e.estimators
-    rows = [{"key": "network", "value": f"12-{'-'.join(map(str, e.hidden))}-2, softmax output, zero biases; "
-                                        f"cross-entropy, Adam lr {e.lr:g}, {e.epochs} epochs"}]
+    rows = [
+        {
+            "key": "network",
+            "value": f"12-{'-'.join(map(str, e.hidden))}-2, softmax output, zero biases; "
+            f"cross-entropy, Adam lr {e.lr:g}, {e.epochs} epochs",
+        }
+    ]
     for name, net in e.networks.items():
         p = e.protocols[net.protocol]
-        split_text = (f"{e.train_fraction:.0%} of the 4096 patterns for training, shuffled once (seed {e.split_seed})"
-                      if p.shuffled_split else
-                      f"the first {e.train_fraction:.0%} of the patterns in the file's order (so the test set is "
-                      "the patterns starting '11', 84% positive)")
-        rows.append({"key": f"shard {name}", "value": f"{net.activation}; {p.source}: batch {p.batch_size}, hidden "
-                                                      f"init {p.hidden_init}, output init {p.output_init}; "
-                                                      f"{split_text}{'' if net.kde else '; no KDE'}"})
+        split_text = (
+            f"{e.train_fraction:.0%} of the 4096 patterns for training, shuffled once (seed {e.split_seed})"
+            if p.shuffled_split
+            else f"the first {e.train_fraction:.0%} of the patterns in the file's order (so the test set is "
+            "the patterns starting '11', 84% positive)"
+        )
+        rows.append(
+            {
+                "key": f"shard {name}",
+                "value": f"{net.activation}; {p.source}: batch {p.batch_size}, hidden "
+                f"init {p.hidden_init}, output init {p.output_init}; "
+                f"{split_text}{'' if net.kde else '; no KDE'}",
+            }
+        )
     rows += [
-        {"key": "information", "value": f"on all 4096 inputs at {e.n_records} log-spaced epochs: Shwartz-Ziv & "
-                                        f"Tishby's binning (edges linspace(-1, 1, {est.st_bins})); Saxe et al.'s "
-                                        f"fixed-width binning (widths {', '.join(f'{w:g}' for w in est.bin_widths)},"
-                                        f" no range limit); range-adaptive binning ({est.adaptive_bins} bins over "
-                                        f"each layer's [min, max], a separate row, not Saxe et al.'s); KDE upper "
-                                        f"bound (noise variance {est.kde_noise_var:g}) at {e.kde_records} of the "
-                                        "epochs"},
+        {
+            "key": "information",
+            "value": f"on all 4096 inputs at {e.n_records} log-spaced epochs: Shwartz-Ziv & "
+            f"Tishby's binning (edges linspace(-1, 1, {est.st_bins})); Saxe et al.'s "
+            f"fixed-width binning (widths {', '.join(f'{w:g}' for w in est.bin_widths)},"
+            f" no range limit); range-adaptive binning ({est.adaptive_bins} bins over "
+            f"each layer's [min, max], a separate row, not Saxe et al.'s); KDE upper "
+            f"bound (noise variance {est.kde_noise_var:g}) at {e.kde_records} of the "
+            "epochs",
+        },
         {"key": "seeds", "value": f"{len(cfg.seeds)} per network"},
         *([mnist_net.protocol_row(e.mnist, len(cfg.seeds))] if e.mnist.enabled else []),
     ]

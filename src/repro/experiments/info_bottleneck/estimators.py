@@ -238,7 +238,12 @@ def _bin_index(x: np.ndarray, lo: float, hi: float, n_bins: int) -> np.ndarray:
 
 
 def kde_mi(
-    t, y, noise_var: float = NOISE_VAR_IBNET, n_anchors: int | None = None, block: int = 512, anchor_seed: int = 0,
+    t,
+    y,
+    noise_var: float = NOISE_VAR_IBNET,
+    n_anchors: int | None = None,
+    block: int = 512,
+    anchor_seed: int = 0,
     device: str | torch.device = "cpu",
 ):
     """Kolchinsky & Tracey upper-bound estimate of (I(X;T), I(T;Y)) in bits, per model.
@@ -289,8 +294,9 @@ def kde_mi(
     return _out(ixt, batched), _out(ity, batched)
 
 
-def _kde_one(xb: np.ndarray, lab: np.ndarray, n_cls: int, noise_var: float, anchors: torch.Tensor | None,
-             block: int, device) -> tuple[float, float]:
+def _kde_one(
+    xb: np.ndarray, lab: np.ndarray, n_cls: int, noise_var: float, anchors: torch.Tensor | None, block: int, device
+) -> tuple[float, float]:
     """:func:`kde_mi` of one model: activations ``[n, d]``, dense labels ``[n]``; (I(X;T), I(T;Y)) in bits."""
     n = xb.shape[0]
     x = xb.astype(np.float64)

@@ -80,8 +80,16 @@ def per_model_layers(model, x: torch.Tensor) -> tuple[list[torch.Tensor], torch.
     return out[:-1], out[-1]
 
 
-def layer_rows(layers: Sequence[torch.Tensor], y: np.ndarray, points: Sequence[tuple[str, int]], epoch: int, *,
-               estimators: Estimators, kde: bool, device: str | torch.device = "cpu") -> list[dict]:
+def layer_rows(
+    layers: Sequence[torch.Tensor],
+    y: np.ndarray,
+    points: Sequence[tuple[str, int]],
+    epoch: int,
+    *,
+    estimators: Estimators,
+    kde: bool,
+    device: str | torch.device = "cpu",
+) -> list[dict]:
     """Rows of I(X;T) and I(T;Y) per estimator, and the saturated fraction, of each hidden layer ([B, n, d] each,
     model b = points[b] = (activation, seed)). KDE runs only when `kde`."""
     rows: list[dict] = []
@@ -103,14 +111,38 @@ def layer_rows(layers: Sequence[torch.Tensor], y: np.ndarray, points: Sequence[t
 
 def accuracy_rows(logits: torch.Tensor, y: torch.Tensor, points: Sequence[tuple[str, int]], epoch: int) -> list[dict]:
     acc = (logits.argmax(-1) == y).double().mean(1).cpu()
-    return [{"activation": a, "seed": s, "layer": 0, "estimator": None, "step": epoch, "metric": "test_acc",
-             "value": acc[b].item()} for b, (a, s) in enumerate(points)]
+    return [
+        {
+            "activation": a,
+            "seed": s,
+            "layer": 0,
+            "estimator": None,
+            "step": epoch,
+            "metric": "test_acc",
+            "value": acc[b].item(),
+        }
+        for b, (a, s) in enumerate(points)
+    ]
 
 
-def train_in_information_plane(ctx, model, points: Sequence[tuple[str, int]], *, x: torch.Tensor, y: torch.Tensor,
-                               pool: torch.Tensor, x_info: torch.Tensor, y_info: torch.Tensor,
-                               acc_index: torch.Tensor | None, batch_size: int, epochs: int, n_records: int,
-                               kde_records: int, estimators: Estimators, optimizer: Callable) -> pd.DataFrame:
+def train_in_information_plane(
+    ctx,
+    model,
+    points: Sequence[tuple[str, int]],
+    *,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    pool: torch.Tensor,
+    x_info: torch.Tensor,
+    y_info: torch.Tensor,
+    acc_index: torch.Tensor | None,
+    batch_size: int,
+    epochs: int,
+    n_records: int,
+    kde_records: int,
+    estimators: Estimators,
+    optimizer: Callable,
+) -> pd.DataFrame:
     """Train the batched `model` (model b = points[b] = (activation, seed)) with cross-entropy on minibatches of
     the samples `pool` of (x, y), each model in its own order. At ~`n_records` log-spaced epochs, record every
     hidden layer's information on (x_info, y_info) (KDE at ~`kde_records` of them, the last included) and the
@@ -133,8 +165,11 @@ def train_in_information_plane(ctx, model, points: Sequence[tuple[str, int]], *,
         if isinstance(model, FlatBatchedMLP):  # one hand-written forward and backward: ~1.6x faster on a CPU
             return cross_entropy_losses(model, gather_rows(x, idx), gather_rows(y, idx))
         logits = model(x[idx])
-        return torch.nn.functional.cross_entropy(logits.reshape(-1, n_classes), y[idx].reshape(-1),
-                                                 reduction="none").view(B, -1).mean(1)
+        return (
+            torch.nn.functional.cross_entropy(logits.reshape(-1, n_classes), y[idx].reshape(-1), reduction="none")
+            .view(B, -1)
+            .mean(1)
+        )
 
     spent = {"records": 0, "seconds": 0.0}  # the information records' share of the shard's time, for its log
 
@@ -146,19 +181,32 @@ def train_in_information_plane(ctx, model, points: Sequence[tuple[str, int]], *,
             rows.extend(accuracy_rows(logits, y_info, points, epoch))
         else:
             rows.extend(accuracy_rows(logits[:, acc_index], y_info[acc_index], points, epoch))
-        rows.extend(layer_rows(layers, y_info_np, points, epoch, estimators=estimators, device=ctx.device,
-                               kde=epoch in kde_epochs))
+        rows.extend(
+            layer_rows(
+                layers, y_info_np, points, epoch, estimators=estimators, device=ctx.device, kde=epoch in kde_epochs
+            )
+        )
         spent["records"] += 1
         spent["seconds"] += time.perf_counter() - start
 
     start = time.perf_counter()
     with denormals_flushed():  # dead ReLU units' Adam moments decay into subnormals: slow on CPUs
-        train(model.parameters(), losses, steps=epochs * per_epoch, optimizer=optimizer, record=record,
-              record_steps=[e * per_epoch for e in records], label=ctx.label(),
-              model_names=[f"{a}/seed{s}" for a, s in points])
+        train(
+            model.parameters(),
+            losses,
+            steps=epochs * per_epoch,
+            optimizer=optimizer,
+            record=record,
+            record_steps=[e * per_epoch for e in records],
+            label=ctx.label(),
+            model_names=[f"{a}/seed{s}" for a, s in points],
+        )
     total = time.perf_counter() - start
-    print(f"[{ctx.label()}] {epochs * per_epoch} steps and {spent['records']} information records ({len(kde_epochs)} "
-          f"with KDE) in {total:.1f} s, of which the records {spent['seconds']:.1f} s", flush=True)
+    print(
+        f"[{ctx.label()}] {epochs * per_epoch} steps and {spent['records']} information records ({len(kde_epochs)} "
+        f"with KDE) in {total:.1f} s, of which the records {spent['seconds']:.1f} s",
+        flush=True,
+    )
     table = pd.DataFrame(rows)
     table["estimator"] = table["estimator"].fillna("")
     return table

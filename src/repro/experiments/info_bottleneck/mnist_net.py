@@ -76,19 +76,35 @@ def run(ctx) -> pd.DataFrame:
     x, y = pixels(d["x"]), torch.tensor(d["y"], device=ctx.device)
     x_test, y_test = pixels(d["x_test"][: c.n_test]), torch.tensor(d["y_test"][: c.n_test], device=ctx.device)
     points = [(a, s) for a in c.activations for s in seeds]
-    model = BatchedMLP([s for _, s in points], [x.shape[1], *c.hidden, 10], [a for a, _ in points],
-                       init=c.init).to(ctx.device)
-    return train_in_information_plane(ctx, model, points, x=x, y=y, pool=torch.arange(len(x), device=ctx.device),
-                                      x_info=x_test, y_info=y_test, acc_index=None, batch_size=c.batch_size,
-                                      epochs=c.epochs, n_records=c.n_records, kde_records=c.kde_records,
-                                      estimators=c.estimators, optimizer=sgd(c.lr))
+    model = BatchedMLP([s for _, s in points], [x.shape[1], *c.hidden, 10], [a for a, _ in points], init=c.init).to(
+        ctx.device
+    )
+    return train_in_information_plane(
+        ctx,
+        model,
+        points,
+        x=x,
+        y=y,
+        pool=torch.arange(len(x), device=ctx.device),
+        x_info=x_test,
+        y_info=y_test,
+        acc_index=None,
+        batch_size=c.batch_size,
+        epochs=c.epochs,
+        n_records=c.n_records,
+        kde_records=c.kde_records,
+        estimators=c.estimators,
+        optimizer=sgd(c.lr),
+    )
 
 
 def protocol_row(c: MnistNetwork, seeds: int) -> dict:
-    return {"key": "MNIST network",
-            "value": f"784-{'-'.join(map(str, c.hidden))}-10 (Saxe et al.), {' and '.join(c.activations)}, "
-                     f"{c.init.replace('_', '-')} init, SGD lr {c.lr:g}, batch {c.batch_size}, {c.epochs} epochs on "
-                     f"{c.subset or N_TRAIN} training images, inputs scaled to [-1, 1]; information on {c.n_test} test "
-                     f"images (KDE noise variance {c.estimators.kde_noise_var:g} at {c.kde_records} of {c.n_records} "
-                     "epochs); "
-                     f"{min(c.seeds, seeds)} seeds per activation"}
+    return {
+        "key": "MNIST network",
+        "value": f"784-{'-'.join(map(str, c.hidden))}-10 (Saxe et al.), {' and '.join(c.activations)}, "
+        f"{c.init.replace('_', '-')} init, SGD lr {c.lr:g}, batch {c.batch_size}, {c.epochs} epochs on "
+        f"{c.subset or N_TRAIN} training images, inputs scaled to [-1, 1]; information on {c.n_test} test "
+        f"images (KDE noise variance {c.estimators.kde_noise_var:g} at {c.kde_records} of {c.n_records} "
+        "epochs); "
+        f"{min(c.seeds, seeds)} seeds per activation",
+    }

@@ -11,10 +11,12 @@ from repro.claims import MissingData
 from repro.experiments.info_bottleneck import claims as ib
 from repro.report.figures import Figure, style
 
-ESTIMATOR_TITLES = {ib.ST_BINS: "Shwartz-Ziv & Tishby: 30 edges over [-1, 1]",
-                    ib.SAXE_BINS: "Saxe et al.: bins of width 0.07",
-                    "adaptive30": "range-adaptive: 30 bins over [min, max]",
-                    ib.KDE: "KDE upper bound"}
+ESTIMATOR_TITLES = {
+    ib.ST_BINS: "Shwartz-Ziv & Tishby: 30 edges over [-1, 1]",
+    ib.SAXE_BINS: "Saxe et al.: bins of width 0.07",
+    "adaptive30": "range-adaptive: 30 bins over [min, max]",
+    ib.KDE: "KDE upper bound",
+}
 PROTOCOL_NAMES = {ib.ST: "Shwartz-Ziv & Tishby's", ib.SAXE: "Saxe et al.'s"}
 
 
@@ -40,8 +42,9 @@ def _curves(rows: pd.DataFrame, estimator: str) -> pd.DataFrame:
 def _plane(networks, estimators: list[str]):
     """One row per network, one column per estimator: thin grey per-seed curves under the seed-mean curve, whose
     points are coloured by epoch (log scale), as in both papers' figures."""
-    fig, axes = plt.subplots(len(networks), len(estimators), figsize=(3.9 * len(estimators), 3.9 * len(networks)),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        len(networks), len(estimators), figsize=(3.9 * len(estimators), 3.9 * len(networks)), squeeze=False
+    )
     fig.subplots_adjust(hspace=0.6, wspace=0.35)
     last = max(max(r["step"].max() for _, _, r in networks), 1)
     sc = None
@@ -57,10 +60,23 @@ def _plane(networks, estimators: list[str]):
             mean = cur.groupby(["layer", "step"])[["ixt", "ity"]].mean().reset_index()
             for layer, g in mean.groupby("layer"):
                 ax.plot(g["ixt"], g["ity"], color="0.35", lw=0.7, zorder=2)
-                sc = ax.scatter(g["ixt"], g["ity"], c=np.log10(g["step"] + 1), cmap="viridis", s=10, zorder=3,
-                                vmin=0, vmax=np.log10(last + 1))
-                ax.annotate(f"L{layer}", (g["ixt"].iloc[-1], g["ity"].iloc[-1]), fontsize=7, xytext=(3, 3),
-                            textcoords="offset points")
+                sc = ax.scatter(
+                    g["ixt"],
+                    g["ity"],
+                    c=np.log10(g["step"] + 1),
+                    cmap="viridis",
+                    s=10,
+                    zorder=3,
+                    vmin=0,
+                    vmax=np.log10(last + 1),
+                )
+                ax.annotate(
+                    f"L{layer}",
+                    (g["ixt"].iloc[-1], g["ity"].iloc[-1]),
+                    fontsize=7,
+                    xytext=(3, 3),
+                    textcoords="offset points",
+                )
             ax.set_title(f"{title}\n{ESTIMATOR_TITLES.get(est, est)}", fontsize=8)
             ax.set_xlabel("I(X;T) (bits)")
             ax.set_ylabel("I(T;Y) (bits)")
@@ -116,30 +132,48 @@ def all_figures(table: pd.DataFrame, cfg) -> list[Figure]:
     if not networks or not estimators:
         return []
     n = twelve[twelve["metric"] == "ixt"]["seed"].nunique()
-    figs.append(Figure("ib_plane", _plane(networks, estimators),
-                       f"The information plane of every hidden layer (L1 nearest the input), one row per network and "
-                       f"one column per estimator: the mean over {n} seeds (points coloured by epoch, yellow = late) "
-                       "over each seed's curve (grey). Compression is a late move to the left. IB1a/IB1b read the "
-                       "first row's first column (Shwartz-Ziv & Tishby's network and bins); IB2-IB4 read Saxe et "
-                       "al.'s networks with their fixed-width bins and KDE. The range-adaptive column is a different "
-                       "estimator (Chelombiev et al. 2019), shown for comparison, not used by Saxe et al."))
+    figs.append(
+        Figure(
+            "ib_plane",
+            _plane(networks, estimators),
+            f"The information plane of every hidden layer (L1 nearest the input), one row per network and "
+            f"one column per estimator: the mean over {n} seeds (points coloured by epoch, yellow = late) "
+            "over each seed's curve (grey). Compression is a late move to the left. IB1a/IB1b read the "
+            "first row's first column (Shwartz-Ziv & Tishby's network and bins); IB2-IB4 read Saxe et "
+            "al.'s networks with their fixed-width bins and KDE. The range-adaptive column is a different "
+            "estimator (Chelombiev et al. 2019), shown for comparison, not used by Saxe et al.",
+        )
+    )
     for title, proto, rows in networks:
         if proto == ib.SAXE and (rows["activation"] == "tanh").all() and (rows["estimator"] == ib.SAXE_BINS).any():
-            figs.append(Figure("ib_saturation", _saturation(rows, ib.SAXE_BINS),
-                               f"Saturation against time, {title}: per hidden layer, I(X;T) under Saxe et al.'s "
-                               f"bins for each seed (grey) and their mean (blue), the fraction of saturated units "
-                               f"(|h| > 0.9, red dotted, right axis), and the compression window of the mean curve "
-                               f"(shaded: from the smoothed peak until {ib.WINDOW_DONE:.0%} of the drop is done). "
-                               "IB3 correlates the two within each seed's window."))
+            figs.append(
+                Figure(
+                    "ib_saturation",
+                    _saturation(rows, ib.SAXE_BINS),
+                    f"Saturation against time, {title}: per hidden layer, I(X;T) under Saxe et al.'s "
+                    f"bins for each seed (grey) and their mean (blue), the fraction of saturated units "
+                    f"(|h| > 0.9, red dotted, right axis), and the compression window of the mean curve "
+                    f"(shaded: from the smoothed peak until {ib.WINDOW_DONE:.0%} of the drop is done). "
+                    "IB3 correlates the two within each seed's window.",
+                )
+            )
     if mnist is not None and not mnist.empty:
-        m_nets = [(f"MNIST {a}", None, mnist[mnist["activation"] == a]) for a in ("tanh", "relu")
-                  if (mnist["activation"] == a).any()]
+        m_nets = [
+            (f"MNIST {a}", None, mnist[mnist["activation"] == a])
+            for a in ("tanh", "relu")
+            if (mnist["activation"] == a).any()
+        ]
         m_ests = [e for e in ESTIMATOR_TITLES if (mnist["estimator"] == e).any()]
         if m_nets and m_ests:
-            figs.append(Figure("ib_mnist_plane", _plane(m_nets, m_ests),
-                               "Saxe et al.'s MNIST network (784-1024-20-20-20-10) in the information plane, measured "
-                               "on the test images, mean over seeds coloured by epoch over each seed (grey). IB5 reads "
-                               "the KDE column."))
+            figs.append(
+                Figure(
+                    "ib_mnist_plane",
+                    _plane(m_nets, m_ests),
+                    "Saxe et al.'s MNIST network (784-1024-20-20-20-10) in the information plane, measured "
+                    "on the test images, mean over seeds coloured by epoch over each seed (grey). IB5 reads "
+                    "the KDE column.",
+                )
+            )
     fig, axes = plt.subplots(1, len(networks), figsize=(4.2 * len(networks), 3.2), squeeze=False)
     fig.subplots_adjust(wspace=0.35, bottom=0.2)
     for ax, (title, _, rows) in zip(axes[0], networks):
@@ -152,6 +186,12 @@ def all_figures(table: pd.DataFrame, cfg) -> list[Figure]:
         ax.set_ylabel(f"I(T;Y) (bits), {estimators[0]}")
         ax.set_title(title, fontsize=8)
         ax.legend(fontsize=6)
-    figs.append(Figure("ib_ity", fig, f"I(T;Y) per hidden layer against epoch, mean over {n} seeds: the fitting that "
-                                      "IB1b asks to come before compression. The label carries at most H(Y) ≈ 1 bit."))
+    figs.append(
+        Figure(
+            "ib_ity",
+            fig,
+            f"I(T;Y) per hidden layer against epoch, mean over {n} seeds: the fitting that "
+            "IB1b asks to come before compression. The label carries at most H(Y) ≈ 1 bit.",
+        )
+    )
     return figs

@@ -48,6 +48,10 @@ PROBE = "imp-probe"
 # (ctx.stages()), and a rerun resumes after the last finished level.
 RESUMABLE = False
 
+# Wall-time targets of this experiment's whole DAG on 2 CPU cores, run alone (python -m repro.benchmark workflow).
+WALL_TARGET_S = {"laptop": 300.0}
+
+
 @dataclass
 class IMPConfig:
     """Frankle & Carbin 2019 (arXiv 1803.03635), LeNet-300-100 protocol: Adam lr 1.2e-3, batch 60, Gaussian
@@ -73,8 +77,18 @@ class IMPConfig:
     def __post_init__(self) -> None:
         for h in self.hidden:
             positive("experiment.imp.hidden[]", h)
-        for name in ("n_train", "n_val", "n_test", "batch_size", "iterations", "eval_every", "levels",
-                     "seed_groups", "probe_eval_every", "probe_pm"):
+        for name in (
+            "n_train",
+            "n_val",
+            "n_test",
+            "batch_size",
+            "iterations",
+            "eval_every",
+            "levels",
+            "seed_groups",
+            "probe_eval_every",
+            "probe_pm",
+        ):
             positive(f"experiment.imp.{name}", getattr(self, name))
         positive("experiment.imp.lr", self.lr)
         for name in ("rate_hidden", "rate_output"):
@@ -84,8 +98,9 @@ class IMPConfig:
         if self.probe_iterations < 0:
             raise ConfigError(f"experiment.imp.probe_iterations must be ≥ 0 (0: no probe), got {self.probe_iterations}")
         if not 0 <= self.rewind_iteration <= self.iterations:
-            raise ConfigError("experiment.imp.rewind_iteration must be in [0, iterations], "
-                              f"got {self.rewind_iteration}")
+            raise ConfigError(
+                f"experiment.imp.rewind_iteration must be in [0, iterations], got {self.rewind_iteration}"
+            )
 
 
 @dataclass
@@ -118,8 +133,10 @@ class NetsConfig:
                 raise ConfigError(f"unknown network {n!r} in experiment.nets.extra_rewind; valid: {', '.join(MODELS)}")
             for j in js:
                 if j <= 0 or j == self.rewind_iteration:
-                    raise ConfigError(f"experiment.nets.extra_rewind.{n}: {j} must be > 0 (iteration 0 is the reset "
-                                      f"arm) and differ from rewind_iteration {self.rewind_iteration}")
+                    raise ConfigError(
+                        f"experiment.nets.extra_rewind.{n}: {j} must be > 0 (iteration 0 is the reset "
+                        f"arm) and differ from rewind_iteration {self.rewind_iteration}"
+                    )
 
 
 @dataclass
@@ -139,8 +156,10 @@ def shards(exp: Config) -> dict[str, Shard]:
     chain = ("data", *section_keys(exp, "imp", exclude=("probe_pm", "probe_iterations", "probe_eval_every")))
     out = {f"imp-g{g}": Shard(chain, {"group": g}) for g in range(exp.imp.seed_groups)}
     if exp.imp.probe_iterations:
-        out[PROBE] = Shard(("data", *section_keys(exp, "imp", exclude=("seed_groups", "eval_every",
-                                                                        "rewind_iteration"))), {"probe": True})
+        out[PROBE] = Shard(
+            ("data", *section_keys(exp, "imp", exclude=("seed_groups", "eval_every", "rewind_iteration"))),
+            {"probe": True},
+        )
     if exp.nets.enabled:
         common = section_keys(exp, "nets", exclude=("networks", "seeds", "enabled"))
         for name in exp.nets.networks:
@@ -179,8 +198,10 @@ def run_shard(ctx) -> pd.DataFrame:
         return pd.DataFrame(columns=["level", "p_m", "arm", "seed", "step", "metric", "value"])
     d = load(DataRef("mnist1d", dict(ctx.exp.data)), ctx.data_dir)
     if c.n_train + c.n_val > len(d["x"]) or c.n_test > len(d["x_test"]):
-        raise ConfigError(f"experiment.imp: n_train + n_val = {c.n_train + c.n_val} (of {len(d['x'])}) or "
-                          f"n_test = {c.n_test} (of {len(d['x_test'])}) exceeds the generated MNIST-1D set")
+        raise ConfigError(
+            f"experiment.imp: n_train + n_val = {c.n_train + c.n_val} (of {len(d['x'])}) or "
+            f"n_test = {c.n_test} (of {len(d['x_test'])}) exceeds the generated MNIST-1D set"
+        )
     dev = ctx.device
 
     def split(x, y, lo, hi) -> Split:
@@ -190,8 +211,15 @@ def run_shard(ctx) -> pd.DataFrame:
     test = split(d["x_test"], d["y_test"], 0, c.n_test)
     sizes = [tr.x.shape[1], *c.hidden, 10]
     rates = [c.rate_hidden] * len(c.hidden) + [c.rate_output]
-    kw = dict(train_set=tr, val=val, test=test, iterations=c.iterations, batch_size=c.batch_size, lr=c.lr,
-              eval_every=c.eval_every)
+    kw = dict(
+        train_set=tr,
+        val=val,
+        test=test,
+        iterations=c.iterations,
+        batch_size=c.batch_size,
+        lr=c.lr,
+        eval_every=c.eval_every,
+    )
     theta0 = State.of(BatchedMLP(seeds, sizes, "relu", init="glorot_normal").to(dev))
     stages = ctx.stages()  # the chain's state after each finished level: a rerun resumes after the last one
     ck = stages.last(map_location=dev)
@@ -202,19 +230,32 @@ def run_shard(ctx) -> pd.DataFrame:
     def keep(level_rows, arms_seeds, p_m, level):
         for r in level_rows:
             arm, seed = arms_seeds[r.pop("b")]
-            ck["rows"].append({"level": level, "p_m": p_m[arms_seeds.index((arm, seed))], "arm": arm, "seed": seed,
-                               **r})
+            ck["rows"].append(
+                {"level": level, "p_m": p_m[arms_seeds.index((arm, seed))], "arm": arm, "seed": seed, **r}
+            )
 
     if ck is not None:
         print(f"[{ctx.label()}] resuming after level {ck['level']} ({stages.dir})", flush=True)
     else:
-        out, dense, theta_j = train_level(theta0, None, seeds, sizes, **kw,
-                                          snapshot_at=None if probe else c.rewind_iteration,
-                                          label=ctx.label("level 0"), names=[f"dense/seed{s}" for s in seeds])
+        out, dense, theta_j = train_level(
+            theta0,
+            None,
+            seeds,
+            sizes,
+            **kw,
+            snapshot_at=None if probe else c.rewind_iteration,
+            label=ctx.label("level 0"),
+            names=[f"dense/seed{s}" for s in seeds],
+        )
         ones = [torch.ones_like(w) for w in dense.weights]
         mask_reset = magnitude_prune(dense.weights, ones, rates)
-        ck = {"level": 0, "rows": [], "theta_j": theta_j, "mask_reset": mask_reset,
-              "mask_rewind": [m.clone() for m in mask_reset]}
+        ck = {
+            "level": 0,
+            "rows": [],
+            "theta_j": theta_j,
+            "mask_reset": mask_reset,
+            "mask_rewind": [m.clone() for m in mask_reset],
+        }
         if not probe:
             keep(out, [("dense", s) for s in seeds], [100.0] * k, 0)
         stages.save(0, ck)
@@ -232,8 +273,16 @@ def run_shard(ctx) -> pd.DataFrame:
         arms_seeds = [(a, s) for a in arms for s in seeds]
         p_m = remaining(masks).tolist()
         print(f"[{ctx.label()}] level {level}: P_m = {p_m[0]:.1f}%", flush=True)
-        out, trained, _ = train_level(init, masks, [s for _, s in arms_seeds], sizes, **kw, starts=starts,
-                                      label=ctx.label(f"level {level}"), names=[f"{a}/seed{s}" for a, s in arms_seeds])
+        out, trained, _ = train_level(
+            init,
+            masks,
+            [s for _, s in arms_seeds],
+            sizes,
+            **kw,
+            starts=starts,
+            label=ctx.label(f"level {level}"),
+            names=[f"{a}/seed{s}" for a, s in arms_seeds],
+        )
         if not probe:
             keep(out, arms_seeds, p_m, level)
             ck["mask_rewind"] = magnitude_prune(trained.select(range(k, 2 * k)).weights, ck["mask_rewind"], rates)
@@ -245,15 +294,31 @@ def run_shard(ctx) -> pd.DataFrame:
         masks = [torch.cat(ms) for ms in zip(ones, ck["mask_reset"])]
         arms_seeds = [(a, s) for a in PROBE_ARMS for s in seeds]
         p_m = remaining(masks).tolist()
-        print(f"[{ctx.label()}] LT4 probe: dense and the ticket at level {last_level} (P_m = {p_m[-1]:.1f}%), "
-              f"{c.probe_iterations} iterations", flush=True)
-        out, _, _ = train_level(State.cat([theta0, theta0]), masks, [s for _, s in arms_seeds], sizes,
-                                **{**kw, "iterations": c.probe_iterations, "eval_every": c.probe_eval_every},
-                                label=ctx.label("LT4 probe"), names=[f"{a}/seed{s}" for a, s in arms_seeds])
+        print(
+            f"[{ctx.label()}] LT4 probe: dense and the ticket at level {last_level} (P_m = {p_m[-1]:.1f}%), "
+            f"{c.probe_iterations} iterations",
+            flush=True,
+        )
+        out, _, _ = train_level(
+            State.cat([theta0, theta0]),
+            masks,
+            [s for _, s in arms_seeds],
+            sizes,
+            **{**kw, "iterations": c.probe_iterations, "eval_every": c.probe_eval_every},
+            label=ctx.label("LT4 probe"),
+            names=[f"{a}/seed{s}" for a, s in arms_seeds],
+        )
         for r in out:
             arm, seed = arms_seeds[r.pop("b")]
-            ck["rows"].append({"level": 0 if arm == "probe_dense" else last_level,
-                               "p_m": p_m[arms_seeds.index((arm, seed))], "arm": arm, "seed": seed, **r})
+            ck["rows"].append(
+                {
+                    "level": 0 if arm == "probe_dense" else last_level,
+                    "p_m": p_m[arms_seeds.index((arm, seed))],
+                    "arm": arm,
+                    "seed": seed,
+                    **r,
+                }
+            )
         ck["level"] = last_level
         stages.save(last_level, ck)
     return pd.DataFrame(ck["rows"])
@@ -272,16 +337,31 @@ def protocol(cfg) -> list[dict]:
     c: IMPConfig = cfg.experiment.imp
     return [
         {"key": "network", "value": f"MLP 40-{'-'.join(map(str, c.hidden))}-10 ReLU on MNIST-1D, Gaussian Glorot init"},
-        {"key": "training", "value": f"Adam lr {c.lr:g}, batch {c.batch_size}, {c.iterations} iterations per level; "
-                                     f"{c.n_train} train / {c.n_val} validation / {c.n_test} test"},
-        {"key": "pruning", "value": f"{c.levels} rounds, layer-wise magnitude, {c.rate_hidden:.0%} hidden / "
-                                    f"{c.rate_output:.0%} output per round, biases never pruned; rewind to "
-                                    f"iteration {c.rewind_iteration}"},
-        {"key": "arms", "value": f"reset (θ0), rewind (θ_j, trained from j = {c.rewind_iteration} to "
-                                 f"{c.iterations}, as open_lth), reinit (same mask, fresh init), random (random mask, "
-                                 "θ0); one seed's arms share θ0 and the minibatch order"},
-        {"key": "LT4 probe", "value": (f"dense and the ticket at the level nearest P_m = {c.probe_pm:g}%, "
-                                       f"{c.probe_iterations} iterations, evaluated every {c.probe_eval_every}")
-                                      if c.probe_iterations else "none"},
+        {
+            "key": "training",
+            "value": f"Adam lr {c.lr:g}, batch {c.batch_size}, {c.iterations} iterations per level; "
+            f"{c.n_train} train / {c.n_val} validation / {c.n_test} test",
+        },
+        {
+            "key": "pruning",
+            "value": f"{c.levels} rounds, layer-wise magnitude, {c.rate_hidden:.0%} hidden / "
+            f"{c.rate_output:.0%} output per round, biases never pruned; rewind to "
+            f"iteration {c.rewind_iteration}",
+        },
+        {
+            "key": "arms",
+            "value": f"reset (θ0), rewind (θ_j, trained from j = {c.rewind_iteration} to "
+            f"{c.iterations}, as open_lth), reinit (same mask, fresh init), random (random mask, "
+            "θ0); one seed's arms share θ0 and the minibatch order",
+        },
+        {
+            "key": "LT4 probe",
+            "value": (
+                f"dense and the ticket at the level nearest P_m = {c.probe_pm:g}%, "
+                f"{c.probe_iterations} iterations, evaluated every {c.probe_eval_every}"
+            )
+            if c.probe_iterations
+            else "none",
+        },
         {"key": "seeds", "value": str(len(cfg.seeds))},
     ]

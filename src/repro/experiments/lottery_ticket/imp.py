@@ -15,8 +15,9 @@ from repro.nn.batched import BatchedMLP
 from repro.train import LeanAdam, MinibatchOrder, denormals_flushed, train
 
 
-def magnitude_prune(weights: Sequence[torch.Tensor], masks: Sequence[torch.Tensor],
-                    rates: Sequence[float]) -> list[torch.Tensor]:
+def magnitude_prune(
+    weights: Sequence[torch.Tensor], masks: Sequence[torch.Tensor], rates: Sequence[float]
+) -> list[torch.Tensor]:
     """Layer-wise: remove the fraction `rate` of each layer's surviving weights with the smallest
     magnitude, per model. Pruned weights never come back."""
     out = []
@@ -87,8 +88,10 @@ class State:
 
     @staticmethod
     def cat(states: Sequence[State]) -> State:
-        return State([torch.cat(ws) for ws in zip(*(s.weights for s in states))],
-                     [torch.cat(bs) for bs in zip(*(s.biases for s in states))])
+        return State(
+            [torch.cat(ws) for ws in zip(*(s.weights for s in states))],
+            [torch.cat(bs) for bs in zip(*(s.biases for s in states))],
+        )
 
 
 class MaskedAdam(LeanAdam):
@@ -110,8 +113,16 @@ class MaskedAdam(LeanAdam):
     torch.optim's foreach Adam makes 7 passes over the weights); this one costs about a quarter of that.
     """
 
-    def __init__(self, params, lr: float, *, starts: Sequence[int] | None = None,
-                 masks: Sequence[torch.Tensor | None] | None = None, betas=(0.9, 0.999), eps: float = 1e-8):
+    def __init__(
+        self,
+        params,
+        lr: float,
+        *,
+        starts: Sequence[int] | None = None,
+        masks: Sequence[torch.Tensor | None] | None = None,
+        betas=(0.9, 0.999),
+        eps: float = 1e-8,
+    ):
         super().__init__(params, lr, betas, eps)  # params, hyper-parameters, moments; zero_grad and (load_)state_dict
         B = self.params[0].shape[0]
         starts = [0] * B if starts is None else [int(s) for s in starts]
@@ -123,12 +134,15 @@ class MaskedAdam(LeanAdam):
         for b, s in enumerate(starts):
             self.groups.setdefault(s, []).append(b)
         # per group: every model's slice of every tensor, as separate tensors (views), and one step counter each
-        self._views = {s: [[t.detach()[b] for t in ts for b in bs] for ts in (self.params, self.exp_avg,
-                                                                              self.exp_avg_sq)]
-                       for s, bs in self.groups.items()}
+        self._views = {
+            s: [[t.detach()[b] for t in ts for b in bs] for ts in (self.params, self.exp_avg, self.exp_avg_sq)]
+            for s, bs in self.groups.items()
+        }
         dev = self.params[0].device  # torch's fused kernels read the step counts on the parameters' device
-        self._steps = {s: [torch.zeros((), dtype=torch.float32, device=dev) for _ in range(len(bs) * len(self.params))]
-                       for s, bs in self.groups.items()}
+        self._steps = {
+            s: [torch.zeros((), dtype=torch.float32, device=dev) for _ in range(len(bs) * len(self.params))]
+            for s, bs in self.groups.items()
+        }
         self.apply_masks_()
 
     @torch.no_grad()
@@ -150,8 +164,21 @@ class MaskedAdam(LeanAdam):
             grads = [p.grad[b] for p in self.params for b in bs]
             for st in self._steps[s]:
                 st.fill_(t)
-            torch._fused_adam_(ps, grads, ms, vs, [], self._steps[s], lr=self.lr, beta1=self.beta1,
-                               beta2=self.beta2, weight_decay=0.0, eps=self.eps, amsgrad=False, maximize=False)
+            torch._fused_adam_(
+                ps,
+                grads,
+                ms,
+                vs,
+                [],
+                self._steps[s],
+                lr=self.lr,
+                beta1=self.beta1,
+                beta2=self.beta2,
+                weight_decay=0.0,
+                eps=self.eps,
+                amsgrad=False,
+                maximize=False,
+            )
         self.apply_masks_()
 
 
@@ -161,11 +188,24 @@ class Split:
     y: torch.Tensor
 
 
-def train_level(init: State, masks: list[torch.Tensor] | None, order_seeds: Sequence[int], sizes: Sequence[int],
-                train_set: Split, val: Split, test: Split, *, iterations: int, batch_size: int, lr: float,
-                eval_every: int, snapshot_at: int | None = None, label: str = "level",
-                names: Sequence[str] | None = None, starts: Sequence[int] | None = None,
-                ) -> tuple[list[dict], State, State | None]:
+def train_level(
+    init: State,
+    masks: list[torch.Tensor] | None,
+    order_seeds: Sequence[int],
+    sizes: Sequence[int],
+    train_set: Split,
+    val: Split,
+    test: Split,
+    *,
+    iterations: int,
+    batch_size: int,
+    lr: float,
+    eval_every: int,
+    snapshot_at: int | None = None,
+    label: str = "level",
+    names: Sequence[str] | None = None,
+    starts: Sequence[int] | None = None,
+) -> tuple[list[dict], State, State | None]:
     """Train B masked MLPs from `init` with Adam on minibatches; the masks are re-applied after every step.
 
     `starts[b]` (default 0): model b trains from iteration starts[b] to `iterations` (open_lth's rewinding: the
@@ -192,8 +232,9 @@ def train_level(init: State, masks: list[torch.Tensor] | None, order_seeds: Sequ
             p.copy_(v)
     dev = init.weights[0].device
     wmasks = [m.to(dev, torch.float32) for m in masks] if masks is not None else [None] * len(model.weights)
-    batches = MinibatchOrder(torch.arange(len(train_set.x), device=train_set.x.device),
-                             [7_919 * int(s) + 1 for s in order_seeds], batch_size)
+    batches = MinibatchOrder(
+        torch.arange(len(train_set.x), device=train_set.x.device), [7_919 * int(s) + 1 for s in order_seeds], batch_size
+    )
     active = torch.tensor([1.0 if s == 0 else 0.0 for s in starts], device=dev)
     late = any(starts)
     state = {"loss": None, "step": 0}
@@ -204,8 +245,13 @@ def train_level(init: State, masks: list[torch.Tensor] | None, order_seeds: Sequ
         idx = batches()
         state["step"] += 1
         logits = model(train_set.x[idx])
-        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), train_set.y[idx].reshape(-1),
-                                                 reduction="none").view(B, -1).mean(1)
+        loss = (
+            torch.nn.functional.cross_entropy(
+                logits.reshape(-1, logits.shape[-1]), train_set.y[idx].reshape(-1), reduction="none"
+            )
+            .view(B, -1)
+            .mean(1)
+        )
         state["loss"] = loss.detach()
         if late:  # models that have not started yet: no gradient (MaskedAdam leaves them alone anyway)
             if state["step"] - 1 in starts:
@@ -213,14 +259,20 @@ def train_level(init: State, masks: list[torch.Tensor] | None, order_seeds: Sequ
             return loss * active
         return loss
 
-    best = {"val": [float("inf")] * B, "step": [None] * B,
-            "state": State([w.detach().clone() for w in model.weights], [b.detach().clone() for b in model.biases])}
+    best = {
+        "val": [float("inf")] * B,
+        "step": [None] * B,
+        "state": State([w.detach().clone() for w in model.weights], [b.detach().clone() for b in model.biases]),
+    }
 
     def record(step: int) -> None:
         if step == snapshot_at:
             snapshot.append(State.of(model))
-        due = [b for b in range(B) if step >= starts[b] and (step == starts[b] or step == iterations
-                                                               or (step - starts[b]) % eval_every == 0)]
+        due = [
+            b
+            for b in range(B)
+            if step >= starts[b] and (step == starts[b] or step == iterations or (step - starts[b]) % eval_every == 0)
+        ]
         if not due:
             return
         val_logits = model(val.x)
@@ -250,8 +302,16 @@ def train_level(init: State, masks: list[torch.Tensor] | None, order_seeds: Sequ
         return MaskedAdam(params, lr, starts=starts, masks=[*wmasks, *[None] * (len(params) - len(wmasks))])
 
     with denormals_flushed():
-        train([*model.weights, *model.biases], losses, steps=iterations, optimizer=optimizer,
-              record=record, record_steps=sorted(wanted), label=label, model_names=names)
+        train(
+            [*model.weights, *model.biases],
+            losses,
+            steps=iterations,
+            optimizer=optimizer,
+            record=record,
+            record_steps=sorted(wanted),
+            label=label,
+            model_names=names,
+        )
     # test accuracy where the claims read it, at each model's early-stopping iteration (the first minimum of the
     # validation loss), and at the end: 2 test passes instead of one per evaluation
     final = State.of(model)

@@ -23,14 +23,21 @@ def prune(model: torch.nn.Module, masks: dict[str, torch.Tensor], rates: dict[st
     tensors of the same rate (global). Removes `rate` of the surviving weights; pruned ones never return."""
     params = dict(lth.prunable(model))
     new = {k: m.clone() for k, m in masks.items()}
-    groups = {k: [k] for k in params} if scope == "layerwise" else {r: [k for k in params if rates[k] == r]
-                                                                      for r in set(rates.values())}
+    groups = (
+        {k: [k] for k in params}
+        if scope == "layerwise"
+        else {r: [k for k in params if rates[k] == r] for r in set(rates.values())}
+    )
     for names in groups.values():
         rate = rates[names[0]]
         if rate <= 0:
             continue
-        scores = torch.cat([(params[k].detach().abs() * masks[k]).flatten().masked_fill(masks[k].flatten() == 0,
-                                                                                       float("inf")) for k in names])
+        scores = torch.cat(
+            [
+                (params[k].detach().abs() * masks[k]).flatten().masked_fill(masks[k].flatten() == 0, float("inf"))
+                for k in names
+            ]
+        )
         n_prune = int(round(sum(masks[k].sum().item() for k in names) * rate))
         if n_prune == 0:
             continue
@@ -60,16 +67,20 @@ def _data(ctx, name: str, c):
     d = load(DataRef(spec["dataset"], params), ctx.data_dir)  # downloads (with checksums) if absent
     x, y = torch.tensor(d["x"], device=ctx.device), torch.tensor(d["y"], device=ctx.device)
     n_val = min(c.n_val, len(x) // 5)  # the paper holds out 5000 training images for validation
-    return (x[n_val:], y[n_val:]), (x[:n_val], y[:n_val]), (torch.tensor(d["x_test"], device=ctx.device),
-                                                           torch.tensor(d["y_test"], device=ctx.device))
+    return (
+        (x[n_val:], y[n_val:]),
+        (x[:n_val], y[:n_val]),
+        (torch.tensor(d["x_test"], device=ctx.device), torch.tensor(d["y_test"], device=ctx.device)),
+    )
 
 
 def _prep(x: torch.Tensor, dataset: str) -> torch.Tensor:
     return normalize(x) if dataset == "cifar10" else (to_float(x) - 0.1307) / 0.3081
 
 
-def fit(ctx, name: str, c, state: dict, masks: dict | None, seed: int, data, label: str,
-        snapshot_at=None, start: int = 0) -> tuple[list[dict], torch.nn.Module, dict | None]:
+def fit(
+    ctx, name: str, c, state: dict, masks: dict | None, seed: int, data, label: str, snapshot_at=None, start: int = 0
+) -> tuple[list[dict], torch.nn.Module, dict | None]:
     """Train network `name` from `state` with the paper's optimiser; masks re-applied after every step.
     Rows every eval_every iterations: val_loss, test_acc.
 
@@ -96,7 +107,7 @@ def fit(ctx, name: str, c, state: dict, masks: dict | None, seed: int, data, lab
         i = run["step"] % per_epoch
         if i == 0:
             run["perm"] = torch.randperm(len(xt), generator=gen, device=ctx.device)
-        idx = run["perm"][i * batch:(i + 1) * batch]
+        idx = run["perm"][i * batch : (i + 1) * batch]
         xb = random_crop_flip(xt[idx], gen) if spec["augment"] else xt[idx]
         run["step"] += 1
         return xb, yt[idx]
@@ -117,10 +128,16 @@ def fit(ctx, name: str, c, state: dict, masks: dict | None, seed: int, data, lab
             return
         model.eval()
         val_loss = torch.nn.functional.cross_entropy(model(_prep(xv, spec["dataset"])), yv).item()
-        acc = sum((model(_prep(xs[i:i + 1000], spec["dataset"])).argmax(-1) == ys[i:i + 1000]).sum().item()
-                  for i in range(0, len(xs), 1000)) / len(xs)
-        rows.extend([{"step": step, "metric": "val_loss", "value": val_loss},
-                     {"step": step, "metric": "test_acc", "value": acc}])
+        acc = sum(
+            (model(_prep(xs[i : i + 1000], spec["dataset"])).argmax(-1) == ys[i : i + 1000]).sum().item()
+            for i in range(0, len(xs), 1000)
+        ) / len(xs)
+        rows.extend(
+            [
+                {"step": step, "metric": "val_loss", "value": val_loss},
+                {"step": step, "metric": "test_acc", "value": acc},
+            ]
+        )
 
     def optimizer(params):
         if spec["optimizer"] == "adam":
@@ -152,10 +169,24 @@ def fit(ctx, name: str, c, state: dict, masks: dict | None, seed: int, data, lab
 
     with torch.no_grad():
         apply_masks()
-    wanted = sorted({s - start for s in set(range(start, iterations + 1, c.eval_every)) | {iterations}
-                     | set(snaps_at) if s >= start})
-    train(model.parameters(), losses, steps=iterations - start, optimizer=make_opt, record=record,
-          record_steps=wanted, label=label, model_names=[label], after_step=after_step)
+    wanted = sorted(
+        {
+            s - start
+            for s in set(range(start, iterations + 1, c.eval_every)) | {iterations} | set(snaps_at)
+            if s >= start
+        }
+    )
+    train(
+        model.parameters(),
+        losses,
+        steps=iterations - start,
+        optimizer=make_opt,
+        record=record,
+        record_steps=wanted,
+        label=label,
+        model_names=[label],
+        after_step=after_step,
+    )
     if single:
         return rows, model, snap.get(snaps_at[0])
     return rows, model, snap
@@ -173,31 +204,38 @@ def run_chain(ctx, name: str, seed: int) -> list[dict]:
         print(f"[{ctx.label()}] resuming after level {ck['level']} ({stages.dir})", flush=True)
     else:
         theta0 = lth.make(name, seed=seed).state_dict()
-        rows, dense, snaps = fit(ctx, name, c, theta0, None, seed, data, ctx.label("level 0"),
-                                 snapshot_at=[c.rewind_iteration, *extra])
+        rows, dense, snaps = fit(
+            ctx, name, c, theta0, None, seed, data, ctx.label("level 0"), snapshot_at=[c.rewind_iteration, *extra]
+        )
         ones = {k: torch.ones_like(p) for k, p in lth.prunable(dense)}
         rates, scope = lth.prune_rates(name, dense), lth.PRUNE_RATES[name]["scope"]
         first = prune(dense, ones, rates, scope)
         theta_at = {j: snaps.get(min(j, iterations), theta0) for j in [c.rewind_iteration, *extra]}
-        ck = {"level": 0, "theta0": theta0, "theta_j": theta_at[c.rewind_iteration], "mask_reset": first,
-              "mask_rewind": {k: m.clone() for k, m in first.items()},
-              "extra": {j: {"theta": theta_at[j], "mask": {k: m.clone() for k, m in first.items()}} for j in extra},
-              "rows": [{"level": 0, "p_m": 100.0, "arm": "dense", **r} for r in rows]}
+        ck = {
+            "level": 0,
+            "theta0": theta0,
+            "theta_j": theta_at[c.rewind_iteration],
+            "mask_reset": first,
+            "mask_rewind": {k: m.clone() for k, m in first.items()},
+            "extra": {j: {"theta": theta_at[j], "mask": {k: m.clone() for k, m in first.items()}} for j in extra},
+            "rows": [{"level": 0, "p_m": 100.0, "arm": "dense", **r} for r in rows],
+        }
         stages.save(0, ck)
     probe = lth.make(name)
     rates, scope = lth.prune_rates(name, probe), lth.PRUNE_RATES[name]["scope"]
     for level in range(ck["level"] + 1, c.levels + 1):
         gen = torch.Generator().manual_seed(7_777 * level + seed)
-        inits = {"reset": (ck["theta0"], ck["mask_reset"], 0),
-                 "rewind": (ck["theta_j"], ck["mask_rewind"], c.rewind_iteration),  # from j to T (open_lth)
-                 "reinit": (lth.make(name, seed=1_000_003 * level + seed).state_dict(), ck["mask_reset"], 0),
-                 "random": (ck["theta0"], random_like(ck["mask_reset"], gen), 0)}
+        inits = {
+            "reset": (ck["theta0"], ck["mask_reset"], 0),
+            "rewind": (ck["theta_j"], ck["mask_rewind"], c.rewind_iteration),  # from j to T (open_lth)
+            "reinit": (lth.make(name, seed=1_000_003 * level + seed).state_dict(), ck["mask_reset"], 0),
+            "random": (ck["theta0"], random_like(ck["mask_reset"], gen), 0),
+        }
         for j, e in ck.get("extra", {}).items():  # e.g. ResNet-20 rewound to 2000 as well as 500 (and 0: reset)
             inits[f"rewind{j}"] = (e["theta"], e["mask"], j)
         trained = {}
         for arm, (state, masks, start) in inits.items():
-            rows, model, _ = fit(ctx, name, c, state, masks, seed, data, ctx.label(f"level {level}", arm),
-                                 start=start)
+            rows, model, _ = fit(ctx, name, c, state, masks, seed, data, ctx.label(f"level {level}", arm), start=start)
             ck["rows"] += [{"level": level, "p_m": p_m(masks), "arm": arm, **r} for r in rows]
             trained[arm] = model
         ck["mask_reset"] = prune(trained["reset"], ck["mask_reset"], rates, scope)

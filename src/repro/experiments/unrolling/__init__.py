@@ -26,6 +26,10 @@ from repro.experiments.unrolling.tomography import Tomography
 # A killed shard resumes from its last checkpoint (repro.checkpoint): all its state is registered with ctx.keep.
 RESUMABLE = True
 
+# Wall-time targets of this experiment's whole DAG on 2 CPU cores, run alone (python -m repro.benchmark workflow).
+WALL_TARGET_S = {"laptop": 600.0}
+
+
 @dataclass
 class Config:
     """Chen et al. 2018 (arXiv 1808.10038) §4 and Liu et al. 2019 (ALISTA) §5: the sparse-recovery protocol.
@@ -71,9 +75,26 @@ class Config:
 
     def __post_init__(self) -> None:
         one_of("experiment.name", self.name, ("unrolling",))
-        for k in ("m", "n", "layers", "n_test", "n_val", "lr", "scalar_lr", "batch_size", "steps", "eval_every",
-                  "seeds", "classical_iterations", "lam", "alista_step", "decay_rate", "pool", "finish_lr",
-                  "plateau_db"):
+        for k in (
+            "m",
+            "n",
+            "layers",
+            "n_test",
+            "n_val",
+            "lr",
+            "scalar_lr",
+            "batch_size",
+            "steps",
+            "eval_every",
+            "seeds",
+            "classical_iterations",
+            "lam",
+            "alista_step",
+            "decay_rate",
+            "pool",
+            "finish_lr",
+            "plateau_db",
+        ):
             positive(f"experiment.{k}", getattr(self, k))
         if not 0 < self.p <= 1:
             raise ConfigError(f"experiment.p must be in (0, 1], got {self.p}")
@@ -89,21 +110,52 @@ class Config:
         if self.finish_steps < 0:
             raise ConfigError(f"experiment.finish_steps must be >= 0, got {self.finish_steps}")
         if self.schedule == "greedy" and self.batch_size > self.pool:
-            raise ConfigError(f"experiment.batch_size ({self.batch_size}) must not exceed experiment.pool "
-                              f"({self.pool}) in the greedy schedule")
+            raise ConfigError(
+                f"experiment.batch_size ({self.batch_size}) must not exceed experiment.pool "
+                f"({self.pool}) in the greedy schedule"
+            )
         for lam in self.classical_lams:
             positive("experiment.classical_lams[]", lam)
         if not 0 <= self.ss_step <= 100 or not 0 <= self.ss_max <= 100:
-            raise ConfigError(f"experiment.ss_step and ss_max are percentages in [0, 100], got "
-                              f"{self.ss_step} and {self.ss_max}")
+            raise ConfigError(
+                f"experiment.ss_step and ss_max are percentages in [0, 100], got {self.ss_step} and {self.ss_max}"
+            )
         if self.patience is not None:
             positive("experiment.patience", self.patience)
 
 
-SPARSE_KEYS = ("m", "n", "p", "layers", "n_test", "n_val", "data_seed", "methods", "lam", "init", "alista_step",
-               "ss_step", "ss_max", "schedule", "lr", "scalar_lr", "method_lr", "decays", "decay_rate", "pool",
-               "finish_steps", "finish_lr", "batch_size", "steps", "patience", "eval_every", "seeds",
-               "classical_iterations", "plateau_db", "classical_lams")
+SPARSE_KEYS = (
+    "m",
+    "n",
+    "p",
+    "layers",
+    "n_test",
+    "n_val",
+    "data_seed",
+    "methods",
+    "lam",
+    "init",
+    "alista_step",
+    "ss_step",
+    "ss_max",
+    "schedule",
+    "lr",
+    "scalar_lr",
+    "method_lr",
+    "decays",
+    "decay_rate",
+    "pool",
+    "finish_steps",
+    "finish_lr",
+    "batch_size",
+    "steps",
+    "patience",
+    "eval_every",
+    "seeds",
+    "classical_iterations",
+    "plateau_db",
+    "classical_lams",
+)
 
 
 def noise_name(snr_db: float | None) -> str:
@@ -122,8 +174,7 @@ def shard_seeds(exp: Config, shard: str, seeds: list[int]) -> list[int]:
 
 
 def sparse_ref(c: Config) -> DataRef:
-    return DataRef("sparse", {"m": c.m, "n": c.n, "p": c.p, "n_test": c.n_test, "n_val": c.n_val,
-                              "seed": c.data_seed})
+    return DataRef("sparse", {"m": c.m, "n": c.n, "p": c.p, "n_test": c.n_test, "n_val": c.n_val, "seed": c.data_seed})
 
 
 def datasets(exp: Config, shard: str) -> list[DataRef]:
@@ -151,40 +202,64 @@ def figures(table: pd.DataFrame, cfg) -> list:
 def protocol(cfg) -> list[dict]:
     e: Config = cfg.experiment
     noise = ", ".join("noiseless" if s is None else f"SNR {s:g} dB" for s in e.snr_db)
-    sched = (f"until {e.patience} validations ({e.eval_every} steps apart) bring no improvement, at most {e.steps} "
-             "steps" if e.patience is not None else f"{e.steps} steps each")
-    rates = (f"Adam, matrices at lr {e.lr:g}"
-             + "".join(f" ({m} {v:g})" for m, v in e.method_lr.items())
-             + f", thresholds and step sizes at {e.scalar_lr:g} in their own group")
+    sched = (
+        f"until {e.patience} validations ({e.eval_every} steps apart) bring no improvement, at most {e.steps} steps"
+        if e.patience is not None
+        else f"{e.steps} steps each"
+    )
+    rates = (
+        f"Adam, matrices at lr {e.lr:g}"
+        + "".join(f" ({m} {v:g})" for m, v in e.method_lr.items())
+        + f", thresholds and step sizes at {e.scalar_lr:g} in their own group"
+    )
     fine = ", × ".join(f"{d:g}" for d in e.decays)
-    start = ("ISTA (W = A/L, step 1/L)" if e.init == "ista" else
-             f"ALISTA's initial layer (a disclosed warm start: the analytic W at step {e.alista_step:g})")
+    start = (
+        "ISTA (W = A/L, step 1/L)"
+        if e.init == "ista"
+        else f"ALISTA's initial layer (a disclosed warm start: the analytic W at step {e.alista_step:g})"
+    )
     if e.schedule == "layerwise":
-        training = (f"layer-wise (Chen et al.; the authors' utils/train.py): per layer, the new layer's parameters, "
-                    f"then all layers so far at lr × {fine}, a trained layer's gradient multiplied by {e.decay_rate:g} "
-                    f"per later layer (the reference's get_train_op; under Adam this changes only eps); each phase "
-                    f"{sched}, fresh codes every step")
+        training = (
+            f"layer-wise (Chen et al.; the authors' utils/train.py): per layer, the new layer's parameters, "
+            f"then all layers so far at lr × {fine}, a trained layer's gradient multiplied by {e.decay_rate:g} "
+            f"per later layer (the reference's get_train_op; under Adam this changes only eps); each phase "
+            f"{sched}, fresh codes every step"
+        )
     else:
-        training = (f"greedy (not the papers' schedule): per layer, on a fixed pool of {e.pool} codes with that "
-                    f"layer's input cached, the layer's own parameters for {e.steps} steps at lr, then {e.steps} at "
-                    f"each lr × {fine}; then {e.finish_steps} end-to-end steps on the sum of the per-layer losses "
-                    f"at lr {e.finish_lr:g}")
+        training = (
+            f"greedy (not the papers' schedule): per layer, on a fixed pool of {e.pool} codes with that "
+            f"layer's input cached, the layer's own parameters for {e.steps} steps at lr, then {e.steps} at "
+            f"each lr × {fine}; then {e.finish_steps} end-to-end steps on the sum of the per-layer losses "
+            f"at lr {e.finish_lr:g}"
+        )
     return [
-        {"key": "problem", "value": f"y = A x (+ noise), A {e.m}×{e.n} N(0, 1/m) with unit-norm columns, x "
-                                    f"Bernoulli({e.p:g}) × N(0, 1); {noise}; {e.n_test} fixed test vectors, "
-                                    f"{e.n_val} validation vectors"},
-        {"key": "learned", "value": f"{', '.join(e.methods)}; {e.layers} layers; thresholds start at λ/L, λ = "
-                                    f"{e.lam:g}; the matrices of LISTA, LISTA-CP and LISTA-CPSS start as {start}; "
-                                    f"ALISTA's step starts at {e.alista_step:g} (the authors' code); support "
-                                    f"selection {e.ss_step:g}% per layer, at most {e.ss_max:g}%, an entry passing "
-                                    "only when in the top p% of its vector and above the threshold (the authors' "
-                                    "shrink_ss); ALISTA's W from the Frobenius coherence problem"},
-        {"key": "training", "value": f"{training}; {rates}; batch {e.batch_size}; {e.seeds} training seed(s); the "
-                                     "validation NMSE of the full-depth output is recorded over the steps that "
-                                     "train it (the claims' convergence precondition)"},
-        {"key": "classical", "value": f"ISTA and FISTA for λ in {e.classical_lams}, batched over the test set, "
-                                      f"until every λ gains less than {e.plateau_db:g} dB over the last 10% of its "
-                                      f"iterations (at most {e.classical_iterations}); at {e.layers} iterations each "
-                                      "uses the λ best on the validation set"},
+        {
+            "key": "problem",
+            "value": f"y = A x (+ noise), A {e.m}×{e.n} N(0, 1/m) with unit-norm columns, x "
+            f"Bernoulli({e.p:g}) × N(0, 1); {noise}; {e.n_test} fixed test vectors, "
+            f"{e.n_val} validation vectors",
+        },
+        {
+            "key": "learned",
+            "value": f"{', '.join(e.methods)}; {e.layers} layers; thresholds start at λ/L, λ = "
+            f"{e.lam:g}; the matrices of LISTA, LISTA-CP and LISTA-CPSS start as {start}; "
+            f"ALISTA's step starts at {e.alista_step:g} (the authors' code); support "
+            f"selection {e.ss_step:g}% per layer, at most {e.ss_max:g}%, an entry passing "
+            "only when in the top p% of its vector and above the threshold (the authors' "
+            "shrink_ss); ALISTA's W from the Frobenius coherence problem",
+        },
+        {
+            "key": "training",
+            "value": f"{training}; {rates}; batch {e.batch_size}; {e.seeds} training seed(s); the "
+            "validation NMSE of the full-depth output is recorded over the steps that "
+            "train it (the claims' convergence precondition)",
+        },
+        {
+            "key": "classical",
+            "value": f"ISTA and FISTA for λ in {e.classical_lams}, batched over the test set, "
+            f"until every λ gains less than {e.plateau_db:g} dB over the last 10% of its "
+            f"iterations (at most {e.classical_iterations}); at {e.layers} iterations each "
+            "uses the λ best on the validation set",
+        },
         *([tomography.protocol_row(e.tomography)] if e.tomography.enabled else []),
     ]

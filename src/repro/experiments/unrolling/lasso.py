@@ -56,8 +56,15 @@ def nmse_db(x_hat: torch.Tensor, x: torch.Tensor) -> float:
     return -math.inf if err == 0.0 else 10.0 * math.log10(err / ref)
 
 
-def _run(a: torch.Tensor, y: torch.Tensor, lams: Sequence[float], iterations: int, record: Sequence[int],
-         on_record: Callable[[int, torch.Tensor], bool | None], fista: bool) -> torch.Tensor:
+def _run(
+    a: torch.Tensor,
+    y: torch.Tensor,
+    lams: Sequence[float],
+    iterations: int,
+    record: Sequence[int],
+    on_record: Callable[[int, torch.Tensor], bool | None],
+    fista: bool,
+) -> torch.Tensor:
     """ISTA or FISTA for every lam in `lams` at once: the estimates are [len(lams), N, n]. `on_record(k, x)` runs at
     the iterations in `record`; when it returns True (exactly) the run stops there."""
     inv_l = 1.0 / lipschitz(a)
@@ -114,5 +121,5 @@ def oracle_nmse_db(a: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> float:
         if s.numel():
             est[s] = torch.linalg.lstsq(a.double()[:, s], yi.unsqueeze(1)).solution.flatten()
         err += float(((est - xi) ** 2).sum())
-        ref += float((xi ** 2).sum())
+        ref += float((xi**2).sum())
     return -math.inf if err == 0 else 10 * math.log10(err / ref)

@@ -27,8 +27,14 @@ from repro.experiments.unrolling.lasso import alista_weight, lipschitz, soft_thr
 from repro.train import adam
 
 METHODS = ("lista", "lista_cp", "lista_cpss", "alista")
-LABELS = {"lista": "LISTA", "lista_cp": "LISTA-CP", "lista_cpss": "LISTA-CPSS", "alista": "ALISTA",
-          "ista": "ISTA", "fista": "FISTA"}
+LABELS = {
+    "lista": "LISTA",
+    "lista_cp": "LISTA-CP",
+    "lista_cpss": "LISTA-CPSS",
+    "alista": "ALISTA",
+    "ista": "ISTA",
+    "fista": "FISTA",
+}
 
 
 def _scalars(count: int, value: float, dtype) -> nn.ParameterList:
@@ -47,8 +53,18 @@ class Unrolled(nn.Module):
     ALISTA's initial layer, the analytic W at step `alista_step`). `weight` replaces the analytic W (tests: with
     W = A, ALISTA is ISTA)."""
 
-    def __init__(self, method: str, a: torch.Tensor, layers: int, lam: float, ss_step: float, ss_max: float,
-                 alista_step: float = 1.0, init: str = "ista", weight: torch.Tensor | None = None):
+    def __init__(
+        self,
+        method: str,
+        a: torch.Tensor,
+        layers: int,
+        lam: float,
+        ss_step: float,
+        ss_max: float,
+        alista_step: float = 1.0,
+        init: str = "ista",
+        weight: torch.Tensor | None = None,
+    ):
         super().__init__()
         if method not in METHODS:
             raise ValueError(f"unknown method {method!r}; valid: {', '.join(METHODS)}")
@@ -80,8 +96,12 @@ class Unrolled(nn.Module):
 
     def layer_params(self, k: int) -> list[nn.Parameter]:
         """What layer k learns."""
-        own = {"lista": lambda: [self.w1[k], self.w2[k]], "lista_cp": lambda: [self.w[k]],
-               "lista_cpss": lambda: [self.w[k]], "alista": lambda: [self.gamma[k]]}[self.method]()
+        own = {
+            "lista": lambda: [self.w1[k], self.w2[k]],
+            "lista_cp": lambda: [self.w[k]],
+            "lista_cpss": lambda: [self.w[k]],
+            "alista": lambda: [self.gamma[k]],
+        }[self.method]()
         return own + [self.theta[k]]
 
     def layer(self, k: int, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -108,9 +128,13 @@ class Unrolled(nn.Module):
 ADAM_EPS = 1e-8  # torch's and TensorFlow's default
 
 
-def param_groups(params: Sequence[nn.Parameter], lr: float, scalar_lr: float,
-                 multiplier: dict[int, float] | None = None,
-                 grad_multiplier: dict[int, float] | None = None) -> list[dict]:
+def param_groups(
+    params: Sequence[nn.Parameter],
+    lr: float,
+    scalar_lr: float,
+    multiplier: dict[int, float] | None = None,
+    grad_multiplier: dict[int, float] | None = None,
+) -> list[dict]:
     """Adam parameter groups: matrices at `lr`, learned scalars (0-d: thresholds, step sizes) at `scalar_lr`, each
     times its parameter's `multiplier` (keyed by id; default 1). `grad_multiplier` scales a parameter's gradient
     instead, as the authors' get_train_op does: under Adam, a gradient times c moves m by c and sqrt(v) by c, so the
@@ -120,15 +144,20 @@ def param_groups(params: Sequence[nn.Parameter], lr: float, scalar_lr: float,
         mult = 1.0 if multiplier is None else multiplier.get(id(p), 1.0)
         gmult = 1.0 if grad_multiplier is None else grad_multiplier.get(id(p), 1.0)
         groups.setdefault((p.dim() == 0, mult, gmult), []).append(p)
-    return [{"params": ps, "lr": (scalar_lr if scalar else lr) * mult, "eps": ADAM_EPS / gmult}
-            for (scalar, mult, gmult), ps in groups.items()]
+    return [
+        {"params": ps, "lr": (scalar_lr if scalar else lr) * mult, "eps": ADAM_EPS / gmult}
+        for (scalar, mult, gmult), ps in groups.items()
+    ]
 
 
-def grouped_adam(lr: float, scalar_lr: float, multiplier: dict[int, float] | None = None,
-                 grad_multiplier: dict[int, float] | None = None) -> Callable:
+def grouped_adam(
+    lr: float,
+    scalar_lr: float,
+    multiplier: dict[int, float] | None = None,
+    grad_multiplier: dict[int, float] | None = None,
+) -> Callable:
     """An optimizer factory for `repro.train.train` that splits its parameters into `param_groups`."""
-    return lambda params: adam(lr, eps=ADAM_EPS)(param_groups(list(params), lr, scalar_lr, multiplier,
-                                                               grad_multiplier))
+    return lambda params: adam(lr, eps=ADAM_EPS)(param_groups(list(params), lr, scalar_lr, multiplier, grad_multiplier))
 
 
 def _phases(decays: Sequence[float]) -> list[tuple[str, float]]:
@@ -137,15 +166,26 @@ def _phases(decays: Sequence[float]) -> list[tuple[str, float]]:
 
 def method_multipliers(models: Sequence[Unrolled], lr: float, method_lr: dict[str, float]) -> dict[int, float]:
     """{id(matrix): method_lr[method] / lr} for the methods with their own matrix learning rate."""
-    return {id(p): method_lr[m.method] / lr for m in models if m.method in method_lr
-            for p in m.parameters() if p.dim() > 0}
+    return {
+        id(p): method_lr[m.method] / lr for m in models if m.method in method_lr for p in m.parameters() if p.dim() > 0
+    }
 
 
-def train_layerwise(models: Sequence[Unrolled], batch: Callable[[], tuple[torch.Tensor, torch.Tensor]], *,
-                    lr: float, scalar_lr: float, decays: Sequence[float], decay_rate: float, steps: int,
-                    train_fn: Callable, label: str, method_lr: dict[str, float] | None = None,
-                    stop_factory: Callable[[int], Callable[[], bool] | None] | None = None,
-                    after_stage: Callable[[int], None] | None = None) -> None:
+def train_layerwise(
+    models: Sequence[Unrolled],
+    batch: Callable[[], tuple[torch.Tensor, torch.Tensor]],
+    *,
+    lr: float,
+    scalar_lr: float,
+    decays: Sequence[float],
+    decay_rate: float,
+    steps: int,
+    train_fn: Callable,
+    label: str,
+    method_lr: dict[str, float] | None = None,
+    stop_factory: Callable[[int], Callable[[], bool] | None] | None = None,
+    after_stage: Callable[[int], None] | None = None,
+) -> None:
     """The papers' layer-wise schedule (Chen et al. 2018; the authors' utils/train.py). For layer k = 1..K, on the
     loss at layer k's output with fresh batches: train layer k's new parameters at `lr` (scalars at `scalar_lr`),
     then all layers up to k at lr * decay for each decay, where the gradients of layer j carry a multiplier
@@ -169,24 +209,43 @@ def train_layerwise(models: Sequence[Unrolled], batch: Callable[[], tuple[torch.
                 y, x = batch()
                 return torch.stack([((m(y, upto=k)[-1] - x) ** 2).sum(-1).mean() for m in models])
 
-            train_fn(params, losses, steps=steps, optimizer=opt, label=f"{label} layer {k}/{layers} {name}",
-                     model_names=[m.method for m in models],
-                     stop=stop_factory(k) if stop_factory is not None else None)
+            train_fn(
+                params,
+                losses,
+                steps=steps,
+                optimizer=opt,
+                label=f"{label} layer {k}/{layers} {name}",
+                model_names=[m.method for m in models],
+                stop=stop_factory(k) if stop_factory is not None else None,
+            )
         if after_stage is not None:
             after_stage(k)
 
 
-def layer_loss(models: Sequence[Unrolled], k: int, inputs: Sequence[torch.Tensor], y: torch.Tensor,
-               x: torch.Tensor) -> torch.Tensor:
+def layer_loss(
+    models: Sequence[Unrolled], k: int, inputs: Sequence[torch.Tensor], y: torch.Tensor, x: torch.Tensor
+) -> torch.Tensor:
     """Each model's loss at layer k's output (0-based) from its cached input `inputs[i]` (the output of its frozen
     layers 0..k-1 on the same rows): mean over rows of the squared error, one entry per model."""
     return torch.stack([((m.layer(k, inp, y) - x) ** 2).sum(-1).mean() for m, inp in zip(models, inputs)])
 
 
-def train_greedy(models: Sequence[Unrolled], pool: tuple[torch.Tensor, torch.Tensor], draw: Callable[[], torch.Tensor],
-                 *, lr: float, scalar_lr: float, decays: Sequence[float], steps: int, finish_steps: int,
-                 finish_lr: float, train_fn: Callable, label: str, method_lr: dict[str, float] | None = None,
-                 after_stage: Callable[[int], None] | None = None) -> None:
+def train_greedy(
+    models: Sequence[Unrolled],
+    pool: tuple[torch.Tensor, torch.Tensor],
+    draw: Callable[[], torch.Tensor],
+    *,
+    lr: float,
+    scalar_lr: float,
+    decays: Sequence[float],
+    steps: int,
+    finish_steps: int,
+    finish_lr: float,
+    train_fn: Callable,
+    label: str,
+    method_lr: dict[str, float] | None = None,
+    after_stage: Callable[[int], None] | None = None,
+) -> None:
     """The bounded budget: greedy layer by layer on a fixed training pool, then a short end-to-end finish.
 
     `pool` is (y, x) of the training pool; `draw()` returns the row indices of a minibatch. For layer k = 1..K the
@@ -217,12 +276,19 @@ def train_greedy(models: Sequence[Unrolled], pool: tuple[torch.Tensor, torch.Ten
     for k in range(layers):
         params = [p for m in models for p in m.layer_params(k)]
         for name, decay in _phases(decays):
+
             def losses(k=k) -> torch.Tensor:
                 idx = draw()
                 return layer_loss(models, k, [inp[idx] for inp in inputs(k)], y_pool[idx], x_pool[idx])
 
-            train_fn(params, losses, steps=steps, optimizer=grouped_adam(lr * decay, scalar_lr * decay, own),
-                     label=f"{label} layer {k + 1}/{layers} {name}", model_names=[m.method for m in models])
+            train_fn(
+                params,
+                losses,
+                steps=steps,
+                optimizer=grouped_adam(lr * decay, scalar_lr * decay, own),
+                label=f"{label} layer {k + 1}/{layers} {name}",
+                model_names=[m.method for m in models],
+            )
         if after_stage is not None:
             after_stage(k + 1)
     if finish_steps <= 0:
@@ -234,7 +300,12 @@ def train_greedy(models: Sequence[Unrolled], pool: tuple[torch.Tensor, torch.Ten
         return torch.stack([sum(((xk - x) ** 2).sum(-1).mean() for xk in m(y)) for m in models])
 
     t0 = time.perf_counter()
-    train_fn([p for m in models for p in m.parameters()], summed, steps=finish_steps,
-             optimizer=grouped_adam(finish_lr, finish_lr * scalar_lr / lr, own),
-             label=f"{label} finish (all layers, summed loss)", model_names=[m.method for m in models])
+    train_fn(
+        [p for m in models for p in m.parameters()],
+        summed,
+        steps=finish_steps,
+        optimizer=grouped_adam(finish_lr, finish_lr * scalar_lr / lr, own),
+        label=f"{label} finish (all layers, summed loss)",
+        model_names=[m.method for m in models],
+    )
     print(f"[{label}] greedy layers {t0 - start:.1f} s, finish {time.perf_counter() - t0:.1f} s", flush=True)

@@ -39,8 +39,15 @@ def all_figures(table: pd.DataFrame, cfg) -> list[Figure]:
             for lam_i, g in rows.groupby("lam"):
                 g = g[g["layer"] > 0].sort_values("layer")
                 best = np.isclose(lam_i, lam)
-                ax.plot(g["layer"], g["value"], color=COLOURS[m], lw=1.4 if best else 0.5, alpha=1 if best else 0.5,
-                        ls="-" if m == "ista" else "--", label=f"{LABELS[m]} (λ={lam_i:g})" if best else None)
+                ax.plot(
+                    g["layer"],
+                    g["value"],
+                    color=COLOURS[m],
+                    lw=1.4 if best else 0.5,
+                    alpha=1 if best else 0.5,
+                    ls="-" if m == "ista" else "--",
+                    label=f"{LABELS[m]} (λ={lam_i:g})" if best else None,
+                )
         for m in LEARNED:
             rows = t[t["method"] == m]
             if rows.empty:
@@ -57,17 +64,23 @@ def all_figures(table: pd.DataFrame, cfg) -> list[Figure]:
         ax.set_title(noise, fontsize=9)
         ax.legend(fontsize=6, loc="lower left")
     n_seeds = nmse[nmse["method"].isin(LEARNED)]["seed"].nunique()
-    figs = [Figure("u_nmse", fig,
-                   f"Test NMSE against depth: the learned methods (median over {n_seeds} training seed(s)) at layers "
-                   f"1–{DEPTH}, ISTA (solid) and FISTA (dashed) out to thousands of iterations, the λ best on "
-                   "validation at 16 iterations in bold and the rest of the λ grid faint. Linear convergence is a "
-                   "straight falling line in dB against layer; here the x axis is logarithmic so the classical tails "
-                   "fit, which bends straight lines upward. The vertical line marks 16.")]
+    figs = [
+        Figure(
+            "u_nmse",
+            fig,
+            f"Test NMSE against depth: the learned methods (median over {n_seeds} training seed(s)) at layers "
+            f"1–{DEPTH}, ISTA (solid) and FISTA (dashed) out to thousands of iterations, the λ best on "
+            "validation at 16 iterations in bold and the rest of the λ grid faint. Linear convergence is a "
+            "straight falling line in dB against layer; here the x axis is logarithmic so the classical tails "
+            "fit, which bends straight lines upward. The vertical line marks 16.",
+        )
+    ]
     params = table[table["metric"].isin(["theta", "gamma"])]
     if not params.empty:
         metrics = [m for m in ("theta", "gamma") if (params["metric"] == m).any()]
-        fig, axes = plt.subplots(len(noises), len(metrics), figsize=(5.0 * len(metrics), 3.2 * len(noises)),
-                                 squeeze=False)
+        fig, axes = plt.subplots(
+            len(noises), len(metrics), figsize=(5.0 * len(metrics), 3.2 * len(noises)), squeeze=False
+        )
         for r, noise in enumerate(noises):
             for c, metric in enumerate(metrics):
                 ax = axes[r][c]
@@ -80,10 +93,15 @@ def all_figures(table: pd.DataFrame, cfg) -> list[Figure]:
                 ax.set_ylabel({"theta": "threshold θ_k", "gamma": "step size γ_k (ALISTA)"}[metric])
                 ax.set_title(noise, fontsize=9)
                 ax.legend(fontsize=6)
-        figs.append(Figure("u_params", fig,
-                           "Learned thresholds θ_k per layer (and ALISTA's step sizes γ_k), median over seeds. The "
-                           "analysis of Chen et al. predicts thresholds that shrink towards zero with depth in the "
-                           "noiseless case, which is what lets the error keep falling."))
+        figs.append(
+            Figure(
+                "u_params",
+                fig,
+                "Learned thresholds θ_k per layer (and ALISTA's step sizes γ_k), median over seeds. The "
+                "analysis of Chen et al. predicts thresholds that shrink towards zero with depth in the "
+                "noiseless case, which is what lets the error keep falling.",
+            )
+        )
     curve = _training_curves(table, noises)
     return figs + ([curve] if curve is not None else [])
 
@@ -100,8 +118,15 @@ def _training_curves(table: pd.DataFrame, noises: list[str]) -> Figure | None:
         for m in LEARNED:
             for i, (_, g) in enumerate(t[t["method"] == m].groupby("seed")):
                 g = g.sort_values("step")
-                ax.plot(g["step"], g["value"], color=COLOURS[m], marker="o", ms=2.5, lw=1,
-                        label=LABELS[m] if i == 0 else None)
+                ax.plot(
+                    g["step"],
+                    g["value"],
+                    color=COLOURS[m],
+                    marker="o",
+                    ms=2.5,
+                    lw=1,
+                    label=LABELS[m] if i == 0 else None,
+                )
         s0, s1 = float(t["step"].min()), float(t["step"].max())
         ax.axvspan(s1 - CONVERGENCE_WINDOW * (s1 - s0), s1, color="0.9", zorder=0)
         ax.set_xlabel("training step")
@@ -109,9 +134,12 @@ def _training_curves(table: pd.DataFrame, noises: list[str]) -> Figure | None:
         ax.set_title(noise, fontsize=9)
         ax.legend(fontsize=6)
     fig.tight_layout()
-    return Figure("u_training", fig,
-                  "Validation NMSE of each learned network's full-depth output during training (one line per method "
-                  f"and seed), over the steps that train that output. The shaded band is the last "
-                  f"{CONVERGENCE_WINDOW:.0%} of training: a network that gains {CONVERGED_DB:g} dB or more there is "
-                  "still improving, and the claims that read it are inconclusive (their precondition). A flat end "
-                  "after a learning-rate decay shows the schedule ending, not necessarily the best the method can do.")
+    return Figure(
+        "u_training",
+        fig,
+        "Validation NMSE of each learned network's full-depth output during training (one line per method "
+        f"and seed), over the steps that train that output. The shaded band is the last "
+        f"{CONVERGENCE_WINDOW:.0%} of training: a network that gains {CONVERGED_DB:g} dB or more there is "
+        "still improving, and the claims that read it are inconclusive (their precondition). A flat end "
+        "after a learning-rate decay shows the schedule ending, not necessarily the best the method can do.",
+    )

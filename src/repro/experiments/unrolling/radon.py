@@ -77,8 +77,8 @@ class RayTransform:
     def to(self, device=None, dtype=None) -> RayTransform:
         def move(m):
             return m.to(device=device, dtype=dtype)
-        return RayTransform(self.size, self.angles, self.detectors, move(self.matrix), move(self.matrix_t),
-                            self.scale)
+
+        return RayTransform(self.size, self.angles, self.detectors, move(self.matrix), move(self.matrix_t), self.scale)
 
 
 def ray_transform(size: int, angles: int, detectors: int | None = None) -> RayTransform:
@@ -108,10 +108,10 @@ def ray_transform(size: int, angles: int, detectors: int | None = None) -> RayTr
         cols.append((r[ok] * size + c[ok]).long())
         vals.append(w[ok] * dt)
     idx = torch.stack([torch.cat(rows), torch.cat(cols)])
-    coo = torch.sparse_coo_tensor(idx, torch.cat(vals), (angles * det, size * size),
-                                  check_invariants=False).coalesce()
-    return RayTransform(size, angles, det, _csr_quietly(coo.to_sparse_csr),
-                        _csr_quietly(lambda: coo.t().coalesce().to_sparse_csr()))
+    coo = torch.sparse_coo_tensor(idx, torch.cat(vals), (angles * det, size * size), check_invariants=False).coalesce()
+    return RayTransform(
+        size, angles, det, _csr_quietly(coo.to_sparse_csr), _csr_quietly(lambda: coo.t().coalesce().to_sparse_csr())
+    )
 
 
 def operator_norm(op: RayTransform, iterations: int = 100) -> float:
@@ -124,15 +124,19 @@ def operator_norm(op: RayTransform, iterations: int = 100) -> float:
 
 
 def _scaled(m: torch.Tensor, factor: float) -> torch.Tensor:
-    return _csr_quietly(lambda: torch.sparse_csr_tensor(m.crow_indices(), m.col_indices(), m.values() * factor,
-                                                        m.shape, check_invariants=False))
+    return _csr_quietly(
+        lambda: torch.sparse_csr_tensor(
+            m.crow_indices(), m.col_indices(), m.values() * factor, m.shape, check_invariants=False
+        )
+    )
 
 
 def normalised(op: RayTransform) -> RayTransform:
     """K / ||K||₂, as the authors' code does "for scale invariance" (ODL's power_method_opnorm)."""
     norm = operator_norm(op)
-    return RayTransform(op.size, op.angles, op.detectors, _scaled(op.matrix, 1 / norm), _scaled(op.matrix_t, 1 / norm),
-                        op.scale / norm)
+    return RayTransform(
+        op.size, op.angles, op.detectors, _scaled(op.matrix, 1 / norm), _scaled(op.matrix_t, 1 / norm), op.scale / norm
+    )
 
 
 def fbp(op: RayTransform, y: torch.Tensor, cutoff: float = 1.0) -> torch.Tensor:
@@ -145,7 +149,8 @@ def fbp(op: RayTransform, y: torch.Tensor, cutoff: float = 1.0) -> torch.Tensor:
     pad = 2 ** math.ceil(math.log2(2 * n))
     nu = torch.fft.rfftfreq(pad, d=op.pixel).to(y.dtype)  # cycles per unit length
     nyquist = 0.5 / op.pixel
-    window = torch.where(nu <= cutoff * nyquist, 0.5 + 0.5 * torch.cos(math.pi * nu / (cutoff * nyquist)),
-                         torch.zeros_like(nu))
+    window = torch.where(
+        nu <= cutoff * nyquist, 0.5 + 0.5 * torch.cos(math.pi * nu / (cutoff * nyquist)), torch.zeros_like(nu)
+    )
     filtered = torch.fft.irfft(torch.fft.rfft(y, n=pad) * (nu * window), n=pad)[..., :n]
-    return op.adjoint(filtered) * (math.pi / op.angles) / op.pixel / op.scale ** 2
+    return op.adjoint(filtered) * (math.pi / op.angles) / op.pixel / op.scale**2

@@ -46,8 +46,18 @@ def run_sparse(ctx, snr_db: float | None) -> pd.DataFrame:
     ctx.keep("rows", rows)  # a resumed run gets these back (see repro.checkpoint)
 
     def row(method, seed, layer, step, metric, value, lam=float("nan")) -> None:
-        rows.append({"noise": noise, "method": method, "seed": seed, "lam": lam, "layer": layer, "step": step,
-                     "metric": metric, "value": float(value)})
+        rows.append(
+            {
+                "noise": noise,
+                "method": method,
+                "seed": seed,
+                "lam": lam,
+                "layer": layer,
+                "step": step,
+                "metric": metric,
+                "value": float(value),
+            }
+        )
 
     for seed in ctx.seeds[: c.seeds]:
         t0 = time.perf_counter()
@@ -69,8 +79,7 @@ def train_seed(ctx, seed: int, snr_db: float | None, a: torch.Tensor, sets: dict
     """
     c, dev = ctx.exp, ctx.device
     torch.manual_seed(seed)
-    models = [Unrolled(m, a, c.layers, c.lam, c.ss_step, c.ss_max, c.alista_step, c.init).to(dev)
-              for m in c.methods]
+    models = [Unrolled(m, a, c.layers, c.lam, c.ss_step, c.ss_max, c.alista_step, c.init).to(dev) for m in c.methods]
     gen = torch.Generator().manual_seed(10_007 * seed + 3)
     taken = {"steps": 0, "calls": 0, "curve_last": -1}
     for name, obj in (("gen", gen), ("taken", taken), *((m.method, m) for m in models)):
@@ -115,8 +124,14 @@ def train_seed(ctx, seed: int, snr_db: float | None, a: torch.Tensor, sets: dict
             return
         with torch.no_grad():
             for m in models:
-                row(m.method, seed, k, taken["steps"], "val_nmse_db",
-                    lasso.nmse_db(m(y["val"], upto=k)[-1], sets["val"][0]))
+                row(
+                    m.method,
+                    seed,
+                    k,
+                    taken["steps"],
+                    "val_nmse_db",
+                    lasso.nmse_db(m(y["val"], upto=k)[-1], sets["val"][0]),
+                )
 
     label = f"{ctx.label()} seed {seed}"
     method_lr = dict(c.method_lr)
@@ -125,20 +140,42 @@ def train_seed(ctx, seed: int, snr_db: float | None, a: torch.Tensor, sets: dict
         pool_gen = torch.Generator().manual_seed(10_007 * seed + 5)
         x_pool = codes_from(pool_gen, c.pool, c.n, c.p).to(dev)
         y_pool = lasso.measure(a, x_pool, torch.randn(c.pool, c.m, generator=pool_gen).to(dev), snr_db)
-        train_greedy(models, (y_pool, x_pool), lambda: torch.randint(c.pool, (c.batch_size,), generator=gen).to(dev),
-                     lr=c.lr, scalar_lr=c.scalar_lr, decays=c.decays, steps=c.steps, finish_steps=c.finish_steps,
-                     finish_lr=c.finish_lr, train_fn=counting_train, label=label, method_lr=method_lr,
-                     after_stage=after_stage)
+        train_greedy(
+            models,
+            (y_pool, x_pool),
+            lambda: torch.randint(c.pool, (c.batch_size,), generator=gen).to(dev),
+            lr=c.lr,
+            scalar_lr=c.scalar_lr,
+            decays=c.decays,
+            steps=c.steps,
+            finish_steps=c.finish_steps,
+            finish_lr=c.finish_lr,
+            train_fn=counting_train,
+            label=label,
+            method_lr=method_lr,
+            after_stage=after_stage,
+        )
     else:
+
         def batch() -> tuple[torch.Tensor, torch.Tensor]:
             x = codes_from(gen, c.batch_size, c.n, c.p).to(dev)
             z = torch.randn(c.batch_size, c.m, generator=gen).to(dev)
             return lasso.measure(a, x, z, snr_db), x
 
-        train_layerwise(models, batch, lr=c.lr, scalar_lr=c.scalar_lr, decays=c.decays, decay_rate=c.decay_rate,
-                        steps=c.steps, train_fn=counting_train, label=label, method_lr=method_lr,
-                        stop_factory=stop_factory(ctx, seed, models, y, sets, curve_point, taken)
-                        if early_stopping else None, after_stage=after_stage)
+        train_layerwise(
+            models,
+            batch,
+            lr=c.lr,
+            scalar_lr=c.scalar_lr,
+            decays=c.decays,
+            decay_rate=c.decay_rate,
+            steps=c.steps,
+            train_fn=counting_train,
+            label=label,
+            method_lr=method_lr,
+            stop_factory=stop_factory(ctx, seed, models, y, sets, curve_point, taken) if early_stopping else None,
+            after_stage=after_stage,
+        )
     if taken["curve_last"] != taken["steps"]:  # the curve ends where training ends
         curve_point(taken["steps"])
     with torch.no_grad():
@@ -171,7 +208,9 @@ def stop_factory(ctx, seed: int, models: list, y: dict, sets: dict, curve_point,
             state["best"] = [min(n, b) for n, b in zip(now, state["best"])]
             state["since"] = 0 if any(improved) else state["since"] + 1
             return state["since"] >= c.patience
+
         return stop
+
     return make
 
 
@@ -201,15 +240,20 @@ def classical(c, a, sets, y, row) -> None:
             state["k"], state["flat"] = k, k >= c.layers and plateaued(history, c.plateau_db)
             return state["flat"]
 
-        print(f"[unrolling] {method.upper()}: {len(c.classical_lams)} values of lam x {len(y['test'])} test "
-              f"vectors, until every lam gains < {c.plateau_db:g} dB over the last 10% of its iterations (at most "
-              f"{c.classical_iterations})", flush=True)
+        print(
+            f"[unrolling] {method.upper()}: {len(c.classical_lams)} values of lam x {len(y['test'])} test "
+            f"vectors, until every lam gains < {c.plateau_db:g} dB over the last 10% of its iterations (at most "
+            f"{c.classical_iterations})",
+            flush=True,
+        )
         t0 = time.perf_counter()
         solver(a, y["test"], c.classical_lams, c.classical_iterations, record, on_record)
         row(method, NO_SEED, state["k"], 0, "iterations", float(state["flat"]))
-        print(f"[unrolling] {method.upper()}: stopped at iteration {state['k']} "
-              f"({'every lam plateaued' if state['flat'] else 'the cap'}) after {time.perf_counter() - t0:.1f} s",
-              flush=True)
+        print(
+            f"[unrolling] {method.upper()}: stopped at iteration {state['k']} "
+            f"({'every lam plateaued' if state['flat'] else 'the cap'}) after {time.perf_counter() - t0:.1f} s",
+            flush=True,
+        )
 
 
 def plateaued(history: dict[int, list[float]], tol_db: float) -> bool:

@@ -80,20 +80,41 @@ class Tomography:
     n_records: int = MISSING  # log-spaced training steps with a train-loss, Shepp–Logan and validation PSNR record
 
     def __post_init__(self) -> None:
-        for k in ("size", "angles", "noise", "n_ellipse", "n_train", "n_val", "n_test", "seeds", "iterations",
-                  "memory", "channels", "steps", "lr", "beta2", "clip", "batch_size", "tv_iterations", "n_records"):
+        for k in (
+            "size",
+            "angles",
+            "noise",
+            "n_ellipse",
+            "n_train",
+            "n_val",
+            "n_test",
+            "seeds",
+            "iterations",
+            "memory",
+            "channels",
+            "steps",
+            "lr",
+            "beta2",
+            "clip",
+            "batch_size",
+            "tv_iterations",
+            "n_records",
+        ):
             positive(f"experiment.tomography.{k}", getattr(self, k))
         if self.size < 8:
             raise ConfigError(f"experiment.tomography.size must be at least 8, got {self.size}")
         if self.memory < 2:
-            raise ConfigError(f"experiment.tomography.memory must be at least 2 (the primal update reads memory "
-                              f"channel 1), got {self.memory}")
+            raise ConfigError(
+                f"experiment.tomography.memory must be at least 2 (the primal update reads memory "
+                f"channel 1), got {self.memory}"
+            )
         if self.data_seed < 0:
             raise ConfigError(f"experiment.tomography.data_seed must be >= 0, got {self.data_seed}")
         check_grid("experiment.tomography.tv_grid", self.tv_grid)
         if not self.fbp_cutoffs or not all(0 < f <= 1 for f in self.fbp_cutoffs):
-            raise ConfigError(f"experiment.tomography.fbp_cutoffs must list fractions in (0, 1], got "
-                              f"{self.fbp_cutoffs!r}")
+            raise ConfigError(
+                f"experiment.tomography.fbp_cutoffs must list fractions in (0, 1], got {self.fbp_cutoffs!r}"
+            )
 
 
 def check_grid(name: str, grid: list[float]) -> None:
@@ -111,8 +132,17 @@ def log_grid(grid: list[float]) -> list[float]:
 
 
 def data_ref(c: Tomography) -> DataRef:
-    return DataRef("phantoms", {"size": c.size, "n_train": c.n_train, "n_val": c.n_val, "n_test": c.n_test,
-                                "seed": c.data_seed, "n_ellipse": c.n_ellipse})
+    return DataRef(
+        "phantoms",
+        {
+            "size": c.size,
+            "n_train": c.n_train,
+            "n_val": c.n_val,
+            "n_test": c.n_test,
+            "seed": c.data_seed,
+            "n_ellipse": c.n_ellipse,
+        },
+    )
 
 
 def operator(c: Tomography, device=None) -> radon.RayTransform:
@@ -178,8 +208,9 @@ def tv_objective(x: torch.Tensor, y: torch.Tensor, op: radon.RayTransform, lam) 
     return 0.5 * (op(x) - y).pow(2).sum((-2, -1)) + _as_lam(lam, tv) * tv
 
 
-def tv_reconstruct(y: torch.Tensor, op: radon.RayTransform, lam, iterations: int,
-                   x0: torch.Tensor | None = None) -> torch.Tensor:
+def tv_reconstruct(
+    y: torch.Tensor, op: radon.RayTransform, lam, iterations: int, x0: torch.Tensor | None = None
+) -> torch.Tensor:
     """argmin_x ½ ||K x - y||² + λ TV(x) by Chambolle–Pock with diagonal preconditioning (Pock & Chambolle 2011,
     α = 1): K and ∇ both in the dual, the data term's dual prox q -> (q - σ y) / (1 + σ), TV's the projection onto
     the λ-ball of the pointwise 2-norm. The steps are per element and need no tuning: σ = 1 / (row sums of |K|)
@@ -230,9 +261,13 @@ def fbp_batch(op: radon.RayTransform, y: torch.Tensor, cutoffs) -> torch.Tensor:
 
 def _cnn(inputs: int, channels: int, outputs: int) -> nn.Sequential:
     """conv 3×3 → PReLU → conv 3×3 → PReLU → conv 3×3, Xavier-initialised (the authors' apply_conv)."""
-    net = nn.Sequential(nn.Conv2d(inputs, channels, 3, padding=1), nn.PReLU(channels),
-                        nn.Conv2d(channels, channels, 3, padding=1), nn.PReLU(channels),
-                        nn.Conv2d(channels, outputs, 3, padding=1))
+    net = nn.Sequential(
+        nn.Conv2d(inputs, channels, 3, padding=1),
+        nn.PReLU(channels),
+        nn.Conv2d(channels, channels, 3, padding=1),
+        nn.PReLU(channels),
+        nn.Conv2d(channels, outputs, 3, padding=1),
+    )
     for m in net:
         if isinstance(m, nn.Conv2d):
             nn.init.xavier_uniform_(m.weight)
@@ -271,7 +306,7 @@ def make_network(seed: int, op: radon.RayTransform, c: Tomography) -> PrimalDual
 @torch.no_grad()
 def reconstruct(net: PrimalDual, y: torch.Tensor, batch: int = 50) -> torch.Tensor:
     """The network on many measurements, in chunks to bound memory."""
-    return torch.cat([net(y[i:i + batch]) for i in range(0, len(y), batch)])
+    return torch.cat([net(y[i : i + batch]) for i in range(0, len(y), batch)])
 
 
 # ---------------------------------------------------------------- the shard
@@ -288,9 +323,13 @@ def run(ctx) -> pd.DataFrame:
     print(f"[{label}] tuning the FBP window and the TV λ on {c.n_val} validation ellipses ...", flush=True)
     t0 = time.perf_counter()
     recon, chosen, val = classical(c, op, x, y)
-    print(f"[{label}] chosen: FBP cutoff {chosen['fbp']:.3g}, TV λ {chosen['tv']:.3g} ({time.perf_counter() - t0:.1f} "
-          f"s); validation PSNR " + ", ".join(f"{m} {v:.2f} dB" for m, v in val.items())
-          + f"; TV gained {chosen['tv_gain']:.2f} dB over its last 10% of iterations", flush=True)
+    print(
+        f"[{label}] chosen: FBP cutoff {chosen['fbp']:.3g}, TV λ {chosen['tv']:.3g} ({time.perf_counter() - t0:.1f} "
+        f"s); validation PSNR "
+        + ", ".join(f"{m} {v:.2f} dB" for m, v in val.items())
+        + f"; TV gained {chosen['tv_gain']:.2f} dB over its last 10% of iterations",
+        flush=True,
+    )
 
     rows: list[dict] = []
     ctx.keep("rows", rows)  # a resumed run gets these back (see repro.checkpoint)
@@ -309,18 +348,32 @@ def run(ctx) -> pd.DataFrame:
             rows += example_rows(images, seed, c.steps)
     table = pd.DataFrame(rows, columns=COLUMNS)
     last = table[(table["metric"] == "val_psnr") & (table["step"] == c.steps)]
-    print(f"[{label}] finished: learned primal-dual validation PSNR (seeds {seeds}) "
-          + ", ".join(f"{v:.2f}" for v in last["value"]) + " dB (test scores: the report)", flush=True)
+    print(
+        f"[{label}] finished: learned primal-dual validation PSNR (seeds {seeds}) "
+        + ", ".join(f"{v:.2f}" for v in last["value"])
+        + " dB (test scores: the report)",
+        flush=True,
+    )
     return table
 
 
 COLUMNS = ["method", "seed", "image", "step", "layer", "pixel", "metric", "value"]
 
 
-def _row(metric: str, value: float, *, method: str, seed: int, image: str, step: int = 0,
-         layer: float = float("nan"), pixel: float = float("nan")) -> dict:
-    return dict(method=method, seed=seed, image=image, step=step, layer=layer, pixel=pixel, metric=metric,
-                value=float(value))
+def _row(
+    metric: str,
+    value: float,
+    *,
+    method: str,
+    seed: int,
+    image: str,
+    step: int = 0,
+    layer: float = float("nan"),
+    pixel: float = float("nan"),
+) -> dict:
+    return dict(
+        method=method, seed=seed, image=image, step=step, layer=layer, pixel=pixel, metric=metric, value=float(value)
+    )
 
 
 def problem(c: Tomography, data_dir, device) -> tuple[dict, dict, radon.RayTransform]:
@@ -332,8 +385,10 @@ def problem(c: Tomography, data_dir, device) -> tuple[dict, dict, radon.RayTrans
     x = {k: torch.tensor(d[f"x_{k}"], device=device) for k in ("train", "val", "test")}
     x["shepp_logan"] = torch.tensor(d["shepp_logan"], device=device)
     op = operator(c, device)
-    y = {k: measure(x[k], op, c.noise, torch.Generator().manual_seed(_noise_seed(c.data_seed, k)))
-         for k in _NOISE_STREAMS}
+    y = {
+        k: measure(x[k], op, c.noise, torch.Generator().manual_seed(_noise_seed(c.data_seed, k)))
+        for k in _NOISE_STREAMS
+    }
     return x, y, op
 
 
@@ -345,15 +400,20 @@ def _noise_seed(data_seed: int, split: str) -> int:
 def classical(c: Tomography, op: radon.RayTransform, x: dict, y: dict) -> tuple[dict, dict, dict]:
     """Each baseline's parameter tuned on the validation set, its (Shepp–Logan, test) reconstructions, and its
     mean validation PSNR."""
-    solvers = {"fbp": (lambda yy, f: fbp_batch(op, yy, f), list(c.fbp_cutoffs), "fbp_cutoffs"),
-               "tv": (lambda yy, lam: tv_reconstruct(yy, op, lam, c.tv_iterations), log_grid(c.tv_grid), "tv_grid")}
+    solvers = {
+        "fbp": (lambda yy, f: fbp_batch(op, yy, f), list(c.fbp_cutoffs), "fbp_cutoffs"),
+        "tv": (lambda yy, lam: tv_reconstruct(yy, op, lam, c.tv_iterations), log_grid(c.tv_grid), "tv_grid"),
+    }
     recon, chosen, val = {}, {}, {}
     for m, (solve, grid, key) in solvers.items():
         chosen[m], scores = tune(solve, y["val"], x["val"], grid)
         val[m] = max(scores)
         if len(grid) > 1 and chosen[m] in (min(grid), max(grid)) and not (m == "fbp" and chosen[m] == 1.0):
-            print(f"warning: the {m} parameter chosen on validation, {chosen[m]:.3g}, is at the edge of its grid "
-                  f"{grid}; widen experiment.tomography.{key}", flush=True)
+            print(
+                f"warning: the {m} parameter chosen on validation, {chosen[m]:.3g}, is at the edge of its grid "
+                f"{grid}; widen experiment.tomography.{key}",
+                flush=True,
+            )
         recon[m] = (solve(y["shepp_logan"], chosen[m]), solve(y["test"], chosen[m]))
     # TV is iterative: its validation PSNR at the chosen λ over the last 10% of its iterations says whether it
     # had reached its plateau (the claims' precondition for the baselines)
@@ -366,9 +426,11 @@ def score_rows(method: str, seed: int, step: int, sl: torch.Tensor, test: torch.
     """PSNR on Shepp–Logan, and the mean and std of the PSNR over the test ellipses."""
     p = psnr(test, x["test"])
     base = dict(method=method, seed=seed, step=step)
-    return [_row("psnr", psnr(sl, x["shepp_logan"]).item(), image="shepp_logan", **base),
-            _row("psnr", p.mean().item(), image="ellipses", **base),
-            _row("psnr_std", p.std().item() if len(p) > 1 else 0.0, image="ellipses", **base)]
+    return [
+        _row("psnr", psnr(sl, x["shepp_logan"]).item(), image="shepp_logan", **base),
+        _row("psnr", p.mean().item(), image="ellipses", **base),
+        _row("psnr_std", p.std().item() if len(p) > 1 else 0.0, image="ellipses", **base),
+    ]
 
 
 def example_rows(images: dict, seed: int, steps: int) -> list[dict]:
@@ -376,8 +438,10 @@ def example_rows(images: dict, seed: int, steps: int) -> list[dict]:
     rows = []
     for m, img in images.items():
         step = steps if m == "unrolled" else 0
-        rows += [_row("recon", v, method=m, seed=seed, image="shepp_logan", step=step, pixel=i)
-                 for i, v in enumerate(img.flatten().tolist())]
+        rows += [
+            _row("recon", v, method=m, seed=seed, image="shepp_logan", step=step, pixel=i)
+            for i, v in enumerate(img.flatten().tolist())
+        ]
     return rows
 
 
@@ -393,8 +457,9 @@ class ClippedAdam(torch.optim.Adam):
         return super().step(closure)
 
 
-def train_network(ctx, c: Tomography, seed: int, op: radon.RayTransform, x: dict, y: dict
-                  ) -> tuple[PrimalDual, list[dict]]:
+def train_network(
+    ctx, c: Tomography, seed: int, op: radon.RayTransform, x: dict, y: dict
+) -> tuple[PrimalDual, list[dict]]:
     """Adam on the MSE over minibatches of training ellipses with fresh noise; the minibatches and noise come
     from a CPU generator seeded by `seed`, the initial weights from `seed` too. Records, at log-spaced steps and at
     the start of the claims' convergence windows (U5_WINDOW, CONVERGENCE_WINDOW), the mean minibatch loss
@@ -444,8 +509,17 @@ def train_network(ctx, c: Tomography, seed: int, op: radon.RayTransform, x: dict
 
     windows = [int(round((1 - w) * c.steps)) for w in (CONVERGENCE_WINDOW, U5_WINDOW)]  # the claims' windows
     records = sorted({s for s in (*log_spaced_steps(c.steps, c.n_records), *windows) if s < c.steps})  # last: below
-    train(list(net.parameters()), losses, steps=c.steps, optimizer=optimizer, record=record,
-          record_steps=records, label=ctx.label(f"seed{seed}"), model_names=[f"seed{seed}"], after_step=after_step)
+    train(
+        list(net.parameters()),
+        losses,
+        steps=c.steps,
+        optimizer=optimizer,
+        record=record,
+        record_steps=records,
+        label=ctx.label(f"seed{seed}"),
+        model_names=[f"seed{seed}"],
+        after_step=after_step,
+    )
     train_loss(c.steps)
     val_psnr(c.steps)  # the Shepp–Logan PSNR at the last step is in score_rows
     return net, rows
@@ -464,19 +538,21 @@ def final_psnr(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def protocol_row(c: Tomography) -> dict:
-    return {"key": "tomography (U5)",
-            "value": f"y = K x + e with K the parallel-beam ray transform of {c.size}×{c.size} images over [-1, 1]² "
-                     f"at {c.angles} angles (normalised to ||K|| = 1) and e white Gaussian noise × {c.noise:g} × mean "
-                     f"|K x|; the authors' random-ellipse phantoms (Poisson({c.n_ellipse}) signed ellipses with "
-                     f"exponential semi-axes; {c.n_train} training, {c.n_val} validation, {c.n_test} held-out test) "
-                     f"and the modified Shepp–Logan phantom; FBP (Hann-windowed ramp, cutoff chosen from "
-                     f"{list(c.fbp_cutoffs)}) and isotropic TV (Chambolle–Pock, {c.tv_iterations} iterations, λ on a "
-                     f"log grid), each tuned by the mean validation PSNR; learned primal-dual with {c.iterations} "
-                     f"iterations, {c.memory} primal and dual memory channels and 3-layer {c.channels}-channel PReLU "
-                     f"CNNs, trained with Adam (lr {c.lr:g}, β₂ {c.beta2:g}, cosine decay, gradient norm clipped at "
-                     f"{c.clip:g}) for {c.steps} steps of {c.batch_size} images with fresh noise, for {c.seeds} "
-                     "seed(s); the mean validation PSNR is recorded over training (the claims' convergence "
-                     "precondition)"}
+    return {
+        "key": "tomography (U5)",
+        "value": f"y = K x + e with K the parallel-beam ray transform of {c.size}×{c.size} images over [-1, 1]² "
+        f"at {c.angles} angles (normalised to ||K|| = 1) and e white Gaussian noise × {c.noise:g} × mean "
+        f"|K x|; the authors' random-ellipse phantoms (Poisson({c.n_ellipse}) signed ellipses with "
+        f"exponential semi-axes; {c.n_train} training, {c.n_val} validation, {c.n_test} held-out test) "
+        f"and the modified Shepp–Logan phantom; FBP (Hann-windowed ramp, cutoff chosen from "
+        f"{list(c.fbp_cutoffs)}) and isotropic TV (Chambolle–Pock, {c.tv_iterations} iterations, λ on a "
+        f"log grid), each tuned by the mean validation PSNR; learned primal-dual with {c.iterations} "
+        f"iterations, {c.memory} primal and dual memory channels and 3-layer {c.channels}-channel PReLU "
+        f"CNNs, trained with Adam (lr {c.lr:g}, β₂ {c.beta2:g}, cosine decay, gradient norm clipped at "
+        f"{c.clip:g}) for {c.steps} steps of {c.batch_size} images with fresh noise, for {c.seeds} "
+        "seed(s); the mean validation PSNR is recorded over training (the claims' convergence "
+        "precondition)",
+    }
 
 
 def figures(table: pd.DataFrame) -> list:
@@ -496,6 +572,7 @@ def _examples(table: pd.DataFrame, final: pd.DataFrame) -> Figure | None:
     import matplotlib.pyplot as plt
 
     from repro.report.figures import Figure
+
     ex = table[table["metric"] == "recon"]
     methods = [m for m in METHODS if (ex["method"] == m).any()]
     if not methods:
@@ -510,11 +587,14 @@ def _examples(table: pd.DataFrame, final: pd.DataFrame) -> Figure | None:
         ax.set_title(TITLES[m] + (f"\n{score['value'].iloc[0]:.2f} dB" if len(score) else ""), fontsize=9)
         ax.set_axis_off()
     fig.tight_layout()
-    return Figure("u5_examples", fig,
-                  "The modified Shepp–Logan phantom and its reconstructions from a few noisy projections (seed "
-                  f"{seed}), all on the same grey scale [0, 1], titled with their PSNR. Look at the streaks between "
-                  "the few projection angles: FBP keeps them, TV flattens them into patches and loses the small "
-                  "ellipses near the bottom; the learned reconstruction should keep edges without streaks.")
+    return Figure(
+        "u5_examples",
+        fig,
+        "The modified Shepp–Logan phantom and its reconstructions from a few noisy projections (seed "
+        f"{seed}), all on the same grey scale [0, 1], titled with their PSNR. Look at the streaks between "
+        "the few projection angles: FBP keeps them, TV flattens them into patches and loses the small "
+        "ellipses near the bottom; the learned reconstruction should keep edges without streaks.",
+    )
 
 
 def _psnr_figure(final: pd.DataFrame) -> Figure | None:
@@ -522,6 +602,7 @@ def _psnr_figure(final: pd.DataFrame) -> Figure | None:
     import seaborn as sns
 
     from repro.report.figures import Figure
+
     methods = [m for m in METHODS[1:] if (final["method"] == m).any()]
     images = [i for i in ("shepp_logan", "ellipses") if (final["image"] == i).any()]
     if not methods or not images:
@@ -529,25 +610,39 @@ def _psnr_figure(final: pd.DataFrame) -> Figure | None:
     fig, axes = plt.subplots(1, len(images), figsize=(4.2 * len(images), 3.2), squeeze=False)
     for ax, image in zip(axes[0], images):
         t = final[(final["image"] == image) & final["method"].isin(methods)]
-        sns.stripplot(data=t, x="method", y="value", order=methods, hue="seed", palette="viridis", ax=ax,
-                      jitter=0.15, size=5, legend=ax is axes[0][-1])
+        sns.stripplot(
+            data=t,
+            x="method",
+            y="value",
+            order=methods,
+            hue="seed",
+            palette="viridis",
+            ax=ax,
+            jitter=0.15,
+            size=5,
+            legend=ax is axes[0][-1],
+        )
         ax.set_xticks(range(len(methods)), [TITLES[m] for m in methods])
         ax.set_xlabel("")
         ax.set_ylabel("PSNR (dB)")
         ax.set_title("Shepp–Logan" if image == "shepp_logan" else "test ellipses (mean over images)", fontsize=9)
     fig.tight_layout()
-    return Figure("u5_psnr", fig,
-                  "PSNR of each method on the Shepp–Logan phantom and on the test ellipses, one point per "
-                  "training seed (FBP and TV do not depend on the seed; their parameters are tuned on validation "
-                  "ellipses). The learned primal-dual network should sit above both baselines on the ellipses it was "
-                  "trained for; Shepp–Logan is outside its training distribution, so look at whether the gain "
-                  "carries over.")
+    return Figure(
+        "u5_psnr",
+        fig,
+        "PSNR of each method on the Shepp–Logan phantom and on the test ellipses, one point per "
+        "training seed (FBP and TV do not depend on the seed; their parameters are tuned on validation "
+        "ellipses). The learned primal-dual network should sit above both baselines on the ellipses it was "
+        "trained for; Shepp–Logan is outside its training distribution, so look at whether the gain "
+        "carries over.",
+    )
 
 
 def _curve(table: pd.DataFrame, final: pd.DataFrame) -> Figure | None:
     import matplotlib.pyplot as plt
 
     from repro.report.figures import Figure
+
     curve = table[(table["method"] == "unrolled") & (table["metric"] == "psnr") & (table["image"] == "shepp_logan")]
     if curve["step"].nunique() < 2:
         return None
@@ -564,8 +659,11 @@ def _curve(table: pd.DataFrame, final: pd.DataFrame) -> Figure | None:
     ax.set_ylabel("Shepp–Logan PSNR (dB)")
     ax.legend(fontsize=7)
     fig.tight_layout()
-    return Figure("u5_curve", fig,
-                  "The learned primal-dual network's Shepp–Logan PSNR during training (step 0: the untrained, "
-                  "Xavier-initialised network), against the tuned baselines (horizontal lines). The "
-                  "curve should rise and level off; a curve still rising at the end means the training budget, "
-                  "not the method, limits the result.")
+    return Figure(
+        "u5_curve",
+        fig,
+        "The learned primal-dual network's Shepp–Logan PSNR during training (step 0: the untrained, "
+        "Xavier-initialised network), against the tuned baselines (horizontal lines). The "
+        "curve should rise and level off; a curve still rising at the end means the training budget, "
+        "not the method, limits the result.",
+    )
