@@ -77,6 +77,7 @@ def vgg_cfg(**kw) -> VGGLazyConfig:
         n_records=3,
         eval_chunk=4,
         dtype="float64",
+        seeds=1,
     )
     return VGGLazyConfig(**(base | kw))
 

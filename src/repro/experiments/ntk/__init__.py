@@ -6,11 +6,13 @@ Two kinds of shard:
   during full-batch GD (NTK2, Jacot; Lee et al. 2019), the network against its linearisation (NTK3, Lee) and against
   the analytic-kernel predictor (NTK4, Jacot; Arora et al. 2019).
 - lazy: Chizat, Oyallon & Bach's output scale α (`lazy.py`, NTK5): relative weight change, distance to the
-  linearisation, and test loss against α.
+  linearisation, and test loss against α. At paper scale (VGG-11 on CIFAR-10) one job per (α, seed),
+  lazy-alpha<α>-seed<s>, each with its counted FLOPs so that a cluster is asked for enough time.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -20,7 +22,7 @@ from repro.config import one_of
 from repro.data import DataRef, load
 from repro.experiments import Shard, section_keys
 from repro.experiments.ntk.claims import CLAIMS as CLAIMS  # re-exported: the experiment interface
-from repro.experiments.ntk.lazy import LazyConfig, cifar10_ref, describe, run_lazy
+from repro.experiments.ntk.lazy import LazyConfig, cifar10_ref, describe, run_lazy, vgg_train_flops
 from repro.experiments.ntk.widths import Task, WidthsConfig, run_seed
 
 # A killed shard resumes: each width's training is one checkpointed train() call, and the rows are kept with it.
@@ -30,6 +32,7 @@ RESUMABLE = True
 WALL_TARGET_S = {"laptop": 120.0}
 
 LAZY = "lazy"
+CIFAR_TRAIN, CIFAR_TEST = 50_000, 10_000
 
 
 @dataclass
@@ -49,19 +52,32 @@ class Config:
 def shards(exp: Config) -> dict[str, Shard]:
     keys = section_keys(exp, "widths", exclude=("seed_groups",))
     out = {f"widths-g{g}": Shard(keys, {"group": g}) for g in range(exp.widths.seed_groups)}
-    out[LAZY] = Shard(section_keys(exp, "lazy"))
+    if exp.lazy.task == "teacher":
+        out[LAZY] = Shard(("lazy.task", *section_keys(exp, "lazy.teacher")))
+    else:  # one GPU job per (α, seed): each trains a VGG-11 and its linearisation for 100 epochs (hours, not minutes)
+        v = exp.lazy.vgg
+        keys = ("lazy.task", *section_keys(exp, "lazy.vgg", exclude=("alphas", "seeds")))
+        flops = vgg_train_flops(v, v.subset or CIFAR_TRAIN, v.n_test or CIFAR_TEST)
+        for alpha in v.alphas:
+            for s in range(v.seeds):
+                point = {"alpha": alpha, "seed": exp.first_seed + s}
+                out[f"{LAZY}-alpha{alpha:g}-seed{exp.first_seed + s}".replace("e+", "e")] = Shard(
+                    keys, point, flops=flops
+                )
     return out
 
 
 def shard_seeds(exp: Config, shard: str, seeds: list[int]) -> list[int]:
     if shard == LAZY:
         return list(seeds)
+    if shard.startswith(f"{LAZY}-"):
+        return [int(shard.rsplit("seed", 1)[1])]
     group = int(shard.removeprefix("widths-g"))
     return [s for i, s in enumerate(seeds) if i % exp.widths.seed_groups == group]
 
 
 def datasets(exp: Config, shard: str) -> list[DataRef]:
-    if shard == LAZY:
+    if shard.startswith(LAZY):
         return [cifar10_ref(exp.lazy)] if exp.lazy.task == "cifar10_vgg" else []
     return [DataRef("cifar10")] if exp.widths.data == "cifar10" else []
 
@@ -69,8 +85,12 @@ def datasets(exp: Config, shard: str) -> list[DataRef]:
 def run_shard(ctx) -> pd.DataFrame:
     exp: Config = ctx.exp
     seeds = shard_seeds(exp, ctx.shard, list(ctx.seeds))
-    if ctx.shard == LAZY:
-        return run_lazy(exp.lazy, seeds, ctx.device, data_dir=ctx.data_dir, keep=ctx.keep, label=ctx.label)
+    if ctx.shard.startswith(LAZY):
+        sec = exp.lazy
+        if ctx.shard != LAZY:  # one (α, seed) of the VGG task
+            alpha = shards(exp)[ctx.shard].point["alpha"]
+            sec = dataclasses.replace(sec, vgg=dataclasses.replace(sec.vgg, alphas=[alpha]))
+        return run_lazy(sec, seeds, ctx.device, data_dir=ctx.data_dir, keep=ctx.keep, label=ctx.label)
     arrays = load(datasets(exp, ctx.shard)[0], ctx.data_dir) if exp.widths.data == "cifar10" else None
     task = Task.build(exp.widths, arrays)
     rows = []

@@ -179,10 +179,11 @@ class VGGLazyConfig:
     n_records: int = MISSING  # about this many log-spaced record epochs (0 and the last always)
     eval_chunk: int = MISSING  # images per forward pass when evaluating
     dtype: str = MISSING  # paper "float64" (--precision double)
+    seeds: int = MISSING  # seeds per α, one job each (first_seed, first_seed + 1, ...); the code ran one (seed 58)
 
     def __post_init__(self) -> None:
         p = "vgg."
-        for key in ("width", "epochs", "batch_size", "n_train_eval", "n_records", "eval_chunk"):
+        for key in ("width", "epochs", "batch_size", "n_train_eval", "n_records", "eval_chunk", "seeds"):
             v = getattr(self, key)
             _check(isinstance(v, int) and not isinstance(v, bool) and v >= 1, p + key, v, "an integer >= 1")
         for key, hi in (("subset", 50_000), ("n_test", 10_000), ("max_steps", None)):
