@@ -323,10 +323,10 @@ def test_a_killed_run_resumes_to_the_same_table(tmp_path, task, kw, at):
 
 
 def test_the_shard_call_with_keep_and_label_and_describe():
-    """The experiment's call: run_lazy(exp.lazy, seeds, device, arrays=..., keep=ctx.keep, label=ctx.label)."""
+    """The experiment's call: run_lazy(exp.lazy, seeds, device, data_dir=..., keep=ctx.keep, label=ctx.label)."""
     kept: dict = {}
     sec = lazy("cifar10_vgg", dtype="float32")
-    t = run_lazy(sec, [3], "cpu", arrays=fake_cifar(8, 8), keep=kept.__setitem__, label=lambda *p: "/".join(p))
+    t = run_lazy(sec, [3], "cpu", data=fake_cifar(8, 8), keep=kept.__setitem__, label=lambda *p: "/".join(p))
     assert len(kept["lazy-vgg-rows"]) == len(t) and "lazy-vgg-s3-a100-gen" in kept
     for s in (sec, lazy("teacher")):
         assert isinstance(describe(s), str) and "α" in describe(s)

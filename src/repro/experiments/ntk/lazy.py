@@ -34,7 +34,7 @@ Two tasks (`LazyConfig.task`):
   training 10000 full-batch GD iterations, 10 trials, each with a fresh teacher, data and initialisation
            (Random.seed!(1) once before all trials): here each seed draws its own teacher, data and init, and all α
            of a seed share them (the code scales one W_init0 per trial).
-  Laptop deviations are configuration values (conf/preset/ntk/laptop.yaml); see `LAPTOP_DEVIATIONS` for the text.
+  Laptop deviations are configuration values, each with its reason in conf/preset/ntk/laptop.yaml.
 
 "cifar10_vgg" (paper scale; cnn/train.py and cnn/script.sh):
   model    VGG-11 feature stack (`cfg['VGG11']` of cnn/models.py: 3×3 convolutions with bias, ReLU, 2×2 max-pools, no
@@ -91,17 +91,6 @@ VGG11 = (64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M")
 # cnn/train.py's normalisation (kuangliu/pytorch-cifar's statistics).
 AUTHORS_MEAN = (0.4914, 0.4822, 0.4465)
 AUTHORS_STD = (0.2023, 0.1994, 0.2010)
-
-# What the laptop preset changes from the paper's two-layer experiment (for the lead's deviations list; keys are
-# config keys under experiment.lazy.teacher). Measured on 1 CPU thread: see the note in the report.
-LAPTOP_DEVIATIONS = {
-    "d": "30 input dimensions instead of 100 (test_vs_scale.jl), for the 1-thread budget",
-    "n_train": "300 training samples instead of 1000",
-    "n_test": "300 test samples instead of 1000",
-    "steps": "3000 GD iterations instead of 10000 (the lazy models' training loss is then ~4e-5, from ~2e-2)",
-    "alphas": "5 scales α = τ² in {1e-3, 1e-2, 1e-1, 1, 10} instead of 33 values of τ in 10^(−2.2:0.1:1)",
-    "seeds": "5 seeds (each its own teacher, data and initialisation) instead of the code's 10 trials",
-}
 
 
 def _check(cond: bool, key: str, value: Any, valid: str) -> None:
@@ -242,25 +231,19 @@ def run_lazy(
     seeds: list[int],
     device: torch.device | str,
     *,
-    progress: str | None = None,
     data: dict | None = None,
     data_dir: str = "data",
-    arrays: dict | None = None,
     keep: Callable[[str, object], None] | None = None,
     label: Callable[..., str] | None = None,
 ) -> pd.DataFrame:
     """The part == "lazy" rows for `seeds` (see the module docstring).
 
-    `progress`: a label prefix for train()'s progress lines (e.g. ctx.label("lazy")); `label`: or a function of
-    label parts (ctx.label); with neither, training is silent.
-    `data` (or `arrays`; "cifar10_vgg" only): x, y, x_test, y_test as `repro.data.load` returns them (uint8 images
+    `label`: a function of label parts for train()'s progress lines (ctx.label); None: training is silent.
+    `data` ("cifar10_vgg" only): x, y, x_test, y_test as `repro.data.load` returns them (uint8 images
     [N, 3, 32, 32]); None: loaded from `data_dir` (`cifar10_ref`), never downloaded here.
     `keep(name, obj)`: registers state a resumed run must get back (ctx.keep); default `repro.checkpoint.keep`."""
     device = torch.device(device)
-    data = data if data is not None else arrays
     keep = keep or checkpoint.keep
-    if label is None and progress is not None:
-        label = lambda *parts: "/".join([progress, *map(str, parts)])  # noqa: E731
     seeds = [int(s) for s in seeds]
     if not seeds:
         raise ValueError("run_lazy needs at least one seed")
