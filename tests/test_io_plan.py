@@ -152,4 +152,4 @@ def test_the_reference_times_cover_every_laptop_shard():
         for s in plan(e, "laptop")
         if ("laptop", e, s.name) not in reference
     ]
-    assert not missing, f"workflow/shard_times.tsv lacks {missing}: measure them (Snakemake's benchmarks)"
+    assert not missing, f"the experiments' shard_times.tsv lack {missing}: measure them (Snakemake's benchmarks)"

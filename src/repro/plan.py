@@ -5,7 +5,7 @@ rule parameter, so changing one value reruns only the shards whose digest change
 depends on them), and nothing in other experiments.
 
 Each shard also carries its expected wall time (`expected_s`: this machine's last measurement, else the
-reference times in workflow/shard_times.tsv), which becomes its Snakemake priority so that the longest
+reference times each experiment ships in its shard_times.tsv), which becomes its Snakemake priority so that the longest
 shards start first, and from which the plan estimates the whole run's wall time and critical path.
 
 `python -m repro.plan SCALE [EXPERIMENT ...]` prints the plan as JSON;
@@ -27,7 +27,7 @@ from repro import config as config_mod
 from repro.experiments import lookup
 from repro.paths import BENCHMARKS_DIR, digest, experiment_dir, shard_dir
 
-REFERENCE_TIMES = "shard_times.tsv"  # in workflow/, beside conf/
+REFERENCE_TIMES = "shard_times.tsv"  # in each experiment's package, src/repro/experiments/<name>/
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ class PlannedShard:
     runtime_min: int  # minutes to ask the scheduler for, per job (`job_plan`)
     expected_s: float | None  # expected wall time of the shard; None when neither measured nor counted
     priority: int  # Snakemake's: the longer the shard, the earlier it starts
-    expected_from: str | None = None  # "measured" (here), "reference" (shard_times.tsv) or "flops" (counted)
+    expected_from: str | None = None  # "measured" (here), "reference" (its shard_times.tsv) or "flops" (counted)
     allocations: int = 1  # cluster jobs in a row the shard is planned to need, each resuming the last one's checkpoint
     job_limit_min: int | None = None  # the scale's longest job (None: no limit)
 
@@ -93,15 +93,20 @@ def _benchmark_seconds(path: Path) -> float | None:
 
 
 def reference_times() -> dict[tuple[str, str, str], float]:
-    """(scale, experiment, shard) -> seconds, from workflow/shard_times.tsv (absent: no reference)."""
-    path = config_mod.conf_dir().parent / "workflow" / REFERENCE_TIMES
-    try:
-        lines = [ln for ln in path.read_text().splitlines() if ln and not ln.startswith("#")]
-    except OSError:
-        return {}
-    return {
-        (r["scale"], r["experiment"], r["shard"]): float(r["seconds"]) for r in csv.DictReader(lines, delimiter="\t")
-    }
+    """(scale, experiment, shard) -> seconds, from each experiment's own shard_times.tsv beside its module (an
+    experiment without one has no reference). Read as a file, without importing the module."""
+    import repro.experiments
+
+    out = {}
+    for experiment in config_mod.available_experiments():
+        path = Path(repro.experiments.__file__).parent / experiment / REFERENCE_TIMES
+        try:
+            lines = [ln for ln in path.read_text().splitlines() if ln and not ln.startswith("#")]
+        except OSError:
+            continue
+        for r in csv.DictReader(lines, delimiter="\t"):
+            out[(r["scale"], experiment, r["shard"])] = float(r["seconds"])
+    return out
 
 
 def expected_seconds(scale: str, experiment: str, shard: str, reference: dict) -> tuple[float | None, str | None]:
