@@ -19,7 +19,6 @@ from repro.experiments.ntk.lazy import (
     VGGLazyConfig,
     describe,
     fake_cifar,
-    linear_gd,
     run_lazy,
     symmetrise,
     teacher_problem,
@@ -27,6 +26,7 @@ from repro.experiments.ntk.lazy import (
     two_layer_ntk,
     vgg_forward_macs,
 )
+from repro.experiments.ntk.linear import kernel_gd
 
 COLUMNS = ["part", "width", "alpha", "angle", "seed", "step", "metric", "value"]
 # torch.func.jvp loads torch's jit-scripted jvp decompositions on first use (a torch-internal deprecation warning)
@@ -176,13 +176,16 @@ def test_two_layer_ntk_matches_jacobian():
     torch.testing.assert_close(two_layer_ntk(p.A0, p.b0, X, Z), jac(X) @ jac(Z).T, rtol=1e-12, atol=1e-12)
 
 
-def test_linear_gd_equals_parameter_gd_of_the_jvp_linearisation():
+def test_batched_kernel_gd_equals_parameter_gd_of_the_jvp_linearisation():
     """Function-space GD with Θ(w0) is exactly parameter-space GD on (1/α²) L(α J (w − w0)), for any α."""
     p = teacher_problem(teacher_cfg(), seed=4)
     eta, steps = 0.05, 25
     theta = two_layer_ntk(p.A0, p.b0, p.X, p.X)[None]
     theta_zx = two_layer_ntk(p.A0, p.b0, p.Z, p.X)[None]
-    F_X, F_Z = linear_gd(theta, theta_zx, p.y[None], torch.tensor([eta], dtype=torch.float64), steps)
+    zeros, lr = theta.new_zeros, torch.tensor([eta], dtype=torch.float64)  # batched: one seed, one step size
+    F_X, F_Z = kernel_gd(theta, theta_zx, zeros(1, len(p.X), 1), zeros(1, len(p.Z), 1), p.y[None, :, None], lr, steps)[
+        steps
+    ]
     for alpha in (0.3, 1.0, 50.0):
         A, b = p.A0.clone().requires_grad_(), p.b0.clone().requires_grad_()
 

@@ -81,6 +81,7 @@ from torch import Tensor
 
 from repro import checkpoint
 from repro.config import ConfigError
+from repro.experiments.ntk.linear import kernel_gd
 from repro.train import log_spaced_steps, sgd, train
 
 TASKS = ("teacher", "cifar10_vgg")
@@ -334,22 +335,15 @@ def two_layer_ntk(A: Tensor, b: Tensor, x: Tensor, z: Tensor) -> Tensor:
     return feats + ((mx * (b * b).unsqueeze(-2)) @ mz.transpose(-1, -2)) * (x @ z.transpose(-1, -2))
 
 
-def linear_gd(theta_xx: Tensor, theta_zx: Tensor, y: Tensor, lrs: Tensor, steps: int) -> tuple[Tensor, Tensor]:
-    """GD on the linearised α-model, in function space: F_{t+1}(·) = F_t(·) − (η/n) Θ(·, X)(F_t(X) − y) from F_0 = 0.
-
-    Exact for parameter-space GD on (1/α²)·½·mean((α J (w − w0) − y)²) with step η, whatever α (tests check it
-    against torch.func.jvp), because F = α J (w − w0) moves by −η (1/α²) α² J Jᵀ r / n. theta_xx [S, n, n],
-    theta_zx [S, p, n], y [S, n], lrs [K]: one run per step size. Returns (F_T(X) [S, n, K], F_T(Z) [S, p, K])."""
-    S, n, _ = theta_xx.shape
-    lrs = lrs.to(theta_xx)
-    F = torch.zeros(S, n, len(lrs), dtype=theta_xx.dtype, device=theta_xx.device)
-    acc = torch.zeros_like(F)  # Σ_t η r_t
-    y = y.unsqueeze(-1)
-    for _ in range(steps):
-        step = (F - y) * lrs
-        acc += step
-        F = F - theta_xx @ step / n
-    return F, -(theta_zx @ acc) / n
+def linear_predictions(theta_xx: Tensor, theta_zx: Tensor, y: Tensor, lrs: list[float], steps: int) -> Tensor:
+    """F_T(Z) [S, p, K] of the linearised α-model trained by `steps` GD steps of each size in `lrs` from F_0 = 0
+    (`linear.kernel_gd`, one column per step size). Exact for parameter-space GD on (1/α²)·½·mean((α J (w − w0) −
+    y)²) with step η, whatever α, because F = α J (w − w0) moves by −η (1/α²) α² J Jᵀ r / n; theta_xx [S, n, n],
+    theta_zx [S, p, n], y [S, n]."""
+    S, n, p, K = *y.shape, theta_zx.shape[1], len(lrs)
+    zeros = theta_xx.new_zeros
+    lr = torch.tensor(lrs, dtype=torch.float64)
+    return kernel_gd(theta_xx, theta_zx, zeros(S, n, K), zeros(S, p, K), y[..., None], lr, steps)[steps][1]
 
 
 def run_teacher(
@@ -400,7 +394,7 @@ def run_teacher(
         # the linearised α-models, one per distinct step size (α only enters through η_α)
         lrs = sorted(set(c.lr(a) for a in c.alphas))
         theta_xx, theta_zx = two_layer_ntk(A0, b0, X, X), two_layer_ntk(A0, b0, Z, X)
-        _, F_lin = linear_gd(theta_xx, theta_zx, y, torch.tensor(lrs, dtype=dtype), c.steps)
+        F_lin = linear_predictions(theta_xx, theta_zx, y, lrs, c.steps)
         F_lin = F_lin[..., [lrs.index(c.lr(a)) for a in c.alphas]]
         target_rms = y_test.pow(2).mean(1).sqrt()  # [S]
         lin_dist = ((F_test - F_lin).pow(2).mean(1).sqrt() / target_rms[:, None]).tolist()

@@ -38,26 +38,31 @@ def kernel_gd(
     f0_x: Tensor,
     f0_z: Tensor,
     y: Tensor,
-    lr: float,
+    lr: float | Tensor,
     steps: int,
     record: Iterable[int] = (),
 ) -> dict[int, tuple[Tensor, Tensor]]:
     """f_{t+1} = f_t − (lr/N) Θ(·, X)(f_t(X) − y) on the training inputs (theta_xx, N × N) and the test inputs
     (theta_zx, M × N), from f_0 = (f0_x, f0_z). Returns {t: (f_t(X), f_t(Z))} in float64 at the steps in `record`
-    (those in [0, steps]), always with 0 and `steps`."""
+    (those in [0, steps]), always with 0 and `steps`.
+
+    Batched: leading dimensions broadcast (e.g. one kernel per seed, [S, N, N] with f [S, N, K]), and `lr` may be a
+    tensor broadcasting against f (e.g. one step size per column K). Both outputs move with the same f_t (one GD step
+    on θ does); f_t(Z) = f_0(Z) − Θ(Z, X) Σ_{s<t} (lr/N)(f_s(X) − y), so it is formed only where recorded."""
     d = torch.float64
-    kxx, kzx, fx, fz, y = (t.detach().to(d) for t in (theta_xx, theta_zx, f0_x, f0_z, y))
+    kxx, kzx, fx, fz0, y = (t.detach().to(d) for t in (theta_xx, theta_zx, f0_x, f0_z, y))
     wanted = {t for t in record if 0 <= t <= steps} | {0, steps}
-    scale = lr / len(y)
+    scale = torch.as_tensor(lr, dtype=d, device=kxx.device) / kxx.shape[-1]
+    acc = torch.zeros_like(fx * scale)  # Σ_s scale · (f_s(X) − y)
     out = {}
     for t in range(steps + 1):
         if t in wanted:
-            out[t] = (fx.clone(), fz.clone())
+            out[t] = (fx.clone(), fz0 - kzx @ acc)
         if t == steps:
             break
-        residual = fx - y
-        # both updates use f_t (simultaneous), as one GD step on θ does
-        fx, fz = fx - scale * (kxx @ residual), fz - scale * (kzx @ residual)
+        step = scale * (fx - y)
+        acc = acc + step
+        fx = fx - kxx @ step
     return out
 
 
